@@ -1,0 +1,31 @@
+# liqmap: `make demo` runs the product on the bundled sample, `make test` runs every test.
+# Both install what they need first (uv from PyPI, then the locked dependencies).
+SHELL := /bin/bash
+UV := $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
+RUN := $(UV) run --locked
+SAMPLE := data/sample/sim-dev
+
+.PHONY: install demo test lint bench
+
+install:
+	@command -v uv >/dev/null 2>&1 || [ -x "$(UV)" ] || python3 -m pip install --quiet --user "uv>=0.5"
+	$(UV) sync --locked --quiet
+
+.env:
+	@sed -e "s/^DEBUG=.*/DEBUG=true/" \
+	     -e "s/^SECRET_KEY=.*/SECRET_KEY=$$(python3 -c 'import secrets; print(secrets.token_urlsafe(40))')/" \
+	     .env.example > .env
+	@echo "wrote .env (DEBUG on, a fresh SECRET_KEY): edit it for anything but a laptop"
+
+demo: install .env
+	$(RUN) python manage.py migrate --noinput -v0
+	$(RUN) python manage.py ingest --source $(SAMPLE) --symbol BTCUSDT --start 2024-01-01 --end 2024-01-10
+
+test: install
+	$(RUN) pytest
+
+lint: install
+	$(RUN) ruff check . && $(RUN) ruff format --check .
+
+bench: install
+	$(RUN) python bench/ingest.py

@@ -1,0 +1,1 @@
+"""Binance's public futures archive: its layout, its CSV formats, and downloading from it."""

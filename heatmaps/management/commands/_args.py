@@ -1,0 +1,36 @@
+"""Argument types the commands share, so that bad input fails with the argument's name."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from datetime import date
+
+_SYMBOL = re.compile(r"^[A-Z0-9]{2,20}$")
+
+
+def symbol(text: str) -> str:
+    value = text.strip().upper()
+    if not _SYMBOL.match(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a symbol like BTCUSDT")
+    return value
+
+
+def day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def add_period(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--symbol", type=symbol, default="BTCUSDT", help="e.g. BTCUSDT")
+    parser.add_argument("--start", type=day, required=True, help="first day, YYYY-MM-DD (UTC)")
+    parser.add_argument("--end", type=day, required=True, help="last day, inclusive")
+
+
+def check_period(options: dict) -> None:
+    from django.core.management.base import CommandError
+
+    if options["start"] > options["end"]:
+        raise CommandError(f"--start {options['start']} is after --end {options['end']}")

@@ -1,0 +1,54 @@
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from heatmaps import tasks
+
+from ._args import add_period, check_period
+
+
+class Command(BaseCommand):
+    help = "Load Binance archive files (zip or csv) for a symbol and period into DuckDB."
+
+    def add_arguments(self, parser):
+        add_period(parser)
+        parser.add_argument(
+            "--source", type=Path, help="archive root holding data/futures/um/... "
+            "(default: BINANCE_DATA_PATH)"
+        )
+        parser.add_argument(
+            "--datasets", help="comma-separated, e.g. metrics,klines:5m (default: all found)"
+        )
+
+    def handle(self, *args, **options):
+        check_period(options)
+        source = options["source"]
+        if source is not None and not source.is_dir():
+            raise CommandError(f"--source {source} is not a folder")
+        try:
+            summary = tasks.ingest(
+                options["symbol"], options["start"], options["end"], source=source,
+                datasets=options["datasets"], progress=options["verbosity"] > 0,
+            )
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
+        self._print(summary)
+        if summary["rejected"]:
+            raise CommandError(f"{len(summary['rejected'])} file(s) rejected (see above)")
+        if summary["files"] == 0:
+            raise CommandError("no archive files found for that symbol, period and datasets")
+
+    def _print(self, summary: dict) -> None:
+        out = self.stdout
+        out.write(f"{'dataset':<22}{'loaded':>8}{'replaced':>10}{'skipped':>9}{'rejected':>10}"
+                  f"{'rows added':>12}")
+        for name, c in summary["datasets"].items():
+            out.write(f"{name:<22}{c.get('loaded', 0):>8}{c.get('replaced', 0):>10}"
+                      f"{c.get('skipped', 0):>9}{c.get('rejected', 0):>10}{c.get('rows', 0):>12,}")
+        out.write("\nwarehouse rows")
+        for table, rows in summary["tables"].items():
+            out.write(f"  {table:<22}{rows:>12,}")
+        for bad in summary["rejected"]:
+            where = f"{bad['path']}, line {bad['line']}" if bad["line"] else bad["path"]
+            self.stderr.write(f"REJECTED {where}: {bad['reason']}")
+        out.write(f"\n{summary['files']} file(s) in {summary['seconds']:.1f} s")

@@ -1,0 +1,164 @@
+"""The jobs. Plain functions taking a symbol and dates and returning a small summary dict:
+the management commands, the django-q2 schedules and the tests all call these."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, defaultdict
+from datetime import date
+from pathlib import Path
+
+import structlog
+from django.conf import settings
+from django.utils import timezone
+from tqdm import tqdm
+
+from heatmaps import warehouse
+from heatmaps.binance import archive, download
+from heatmaps.binance.formats import RejectedFile, sniff_header
+from heatmaps.binance.unpack import csv_inside, first_line
+from heatmaps.models import IngestRun
+
+log = structlog.get_logger("liqmap.ingest")
+
+
+def ingest(
+    symbol: str,
+    start: date,
+    end: date,
+    *,
+    source: Path | None = None,
+    datasets: str | None = None,
+    progress: bool = False,
+) -> dict:
+    """Load every archive file of ``symbol`` between ``start`` and ``end`` found under ``source``.
+
+    A file already loaded with the same sha256 is skipped; a changed one replaces its own rows;
+    a bad one is rejected whole. Returns counts per dataset and the rejected files.
+    """
+    source = Path(source or settings.BINANCE_DATA_PATH)
+    selections = archive.parse_selections(datasets, need_interval=False)
+    run = IngestRun.objects.create(
+        symbol=symbol, start=start, end=end, source=str(source), datasets=datasets or ""
+    )
+    started = time.monotonic()
+    files = archive.find_local_files(source, symbol, start, end, selections)
+    outcome: dict[str, Counter] = defaultdict(Counter)
+    rejected: list[dict] = []
+    try:
+        with warehouse.connect() as con, tqdm(
+            total=sum((source / f.relpath).stat().st_size for f in files),
+            unit="B", unit_scale=True, desc=f"ingest {symbol}", disable=not progress,
+        ) as bar:
+            for item in files:
+                path = source / item.relpath
+                try:
+                    state, rows = _ingest_file(con, item, path)
+                except RejectedFile as exc:
+                    state, rows = "rejected", 0
+                    rejected.append({"path": exc.path, "line": exc.line, "reason": exc.reason})
+                    log.warning("ingest_file_rejected", path=exc.path, line=exc.line,
+                                reason=exc.reason)
+                outcome[item.dataset.name][state] += 1
+                outcome[item.dataset.name]["rows"] += rows
+                bar.update(path.stat().st_size)
+            tables = warehouse.table_counts(con, symbol)
+    except BaseException:
+        run.status, run.finished_at = IngestRun.Status.FAILED, timezone.now()
+        run.save()
+        raise
+    summary = {
+        "files": len(files),
+        "datasets": {name: dict(counts) for name, counts in sorted(outcome.items())},
+        "rejected": rejected,
+        "tables": tables,
+        "seconds": round(time.monotonic() - started, 3),
+    }
+    totals = sum(outcome.values(), Counter())
+    run.files_loaded = totals["loaded"] + totals["replaced"]
+    run.files_skipped = totals["skipped"]
+    run.files_rejected = totals["rejected"]
+    run.rows_loaded = totals["rows"]
+    run.summary = summary
+    run.status = IngestRun.Status.REJECTED if rejected else IngestRun.Status.OK
+    run.finished_at = timezone.now()
+    run.save()
+    log.info("ingest_finished", symbol=symbol, files=len(files), rejected=len(rejected),
+             rows=totals["rows"], duration_seconds=summary["seconds"])
+    return summary
+
+
+def _ingest_file(con, item: archive.ArchiveFile, path: Path) -> tuple[str, int]:
+    relpath = str(item.relpath)
+    size = path.stat().st_size
+    sha256 = warehouse.sha256_of(path)
+    known = warehouse.find_file(con, relpath)
+    if known is not None and known.sha256 == sha256:
+        return "skipped", 0
+    _verify_checksum(path, relpath, sha256)
+    log.debug("ingest_file_started", path=relpath, size=size)
+    with csv_inside(path, relpath) as csv_path:
+        header = sniff_header(relpath, first_line(csv_path), item.dataset)
+        result = warehouse.load_file(
+            con, dataset=item.dataset, csv_path=csv_path, header=header, relpath=relpath,
+            symbol=item.symbol, interval=item.interval, sha256=sha256, size=size,
+        )
+    return ("replaced" if result.replaced else "loaded"), result.rows
+
+
+def _verify_checksum(path: Path, relpath: str, sha256: str) -> None:
+    checksum_file = path.with_name(path.name + ".CHECKSUM")
+    if not checksum_file.exists():
+        return
+    expected = download.read_checksum(checksum_file)
+    if expected != sha256:
+        raise RejectedFile(
+            relpath, f"sha256 {sha256[:12]}… does not match its CHECKSUM file ({expected[:12]}…)"
+        )
+
+
+def fetch(
+    symbol: str,
+    start: date,
+    end: date,
+    *,
+    datasets: str | None = None,
+    progress: bool = False,
+) -> dict:
+    """Download the archive files of ``symbol`` for ``start``..``end`` into BINANCE_DATA_PATH.
+
+    Files already present and matching their CHECKSUM are not downloaded again; days the
+    server does not have (404) are reported as missing without failing the rest.
+    """
+    selections = archive.parse_selections(datasets, need_interval=True)
+    items = [f for s in selections for f in archive.expected_files(s, symbol, start, end)]
+    downloader = download.Downloader(
+        base_url=settings.BINANCE_BASE_URL,
+        root=Path(settings.BINANCE_DATA_PATH),
+        retries=settings.FETCH_RETRIES,
+        backoff_seconds=settings.FETCH_BACKOFF_SECONDS,
+    )
+    counts: Counter = Counter()
+    missing, failed = [], []
+    started = time.monotonic()
+    for item in tqdm(items, unit="file", desc=f"fetch {symbol}", disable=not progress):
+        try:
+            counts[downloader.fetch(item)] += 1
+        except download.NotPublished:
+            counts["missing"] += 1
+            missing.append(str(item.relpath))
+        except Exception as exc:  # one bad file must not stop the others; each is reported
+            counts["failed"] += 1
+            failed.append({"path": str(item.relpath), "reason": str(exc)})
+            log.warning("fetch_failed", path=str(item.relpath), reason=str(exc))
+    summary = {
+        "files": len(items),
+        "downloaded": counts["downloaded"],
+        "present": counts["present"],
+        "missing": missing,
+        "failed": failed,
+        "seconds": round(time.monotonic() - started, 3),
+    }
+    log.info("fetch_finished", symbol=symbol, files=len(items), downloaded=counts["downloaded"],
+             missing=len(missing), failed=len(failed), duration_seconds=summary["seconds"])
+    return summary

@@ -1,0 +1,316 @@
+"""Every DuckDB statement liqmap runs. Nothing else in the project imports duckdb.
+
+The warehouse file takes one writer at a time (DuckDB's rule): writers go through
+``connect()``, which holds a file lock beside the database for as long as they write.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+from django.conf import settings
+from filelock import FileLock
+
+from heatmaps.binance.formats import Dataset, RejectedFile, explain_csv_error
+
+_KLINE_TABLE = """(
+    file_id INTEGER NOT NULL, symbol VARCHAR NOT NULL, interval VARCHAR NOT NULL,
+    open_time TIMESTAMP NOT NULL, open DOUBLE, high DOUBLE, low DOUBLE, close DOUBLE,
+    volume DOUBLE, close_time TIMESTAMP, quote_volume DOUBLE, count BIGINT,
+    taker_buy_volume DOUBLE, taker_buy_quote_volume DOUBLE)"""
+
+# Each entry brings the schema from version i to i+1; never edit one that has shipped.
+MIGRATIONS: list[str] = [
+    f"""
+    CREATE SEQUENCE file_ids START 1;
+    CREATE TABLE ingested_files (
+        id INTEGER PRIMARY KEY, path VARCHAR NOT NULL UNIQUE, dataset VARCHAR NOT NULL,
+        symbol VARCHAR NOT NULL, interval VARCHAR, sha256 VARCHAR NOT NULL, size BIGINT NOT NULL,
+        rows BIGINT NOT NULL, min_time TIMESTAMP, max_time TIMESTAMP, loaded_at TIMESTAMP NOT NULL);
+    CREATE TABLE metrics (
+        file_id INTEGER NOT NULL, symbol VARCHAR NOT NULL, create_time TIMESTAMP NOT NULL,
+        sum_open_interest DOUBLE, sum_open_interest_value DOUBLE,
+        count_toptrader_long_short_ratio DOUBLE, sum_toptrader_long_short_ratio DOUBLE,
+        count_long_short_ratio DOUBLE, sum_taker_long_short_vol_ratio DOUBLE);
+    CREATE TABLE funding_rate (
+        file_id INTEGER NOT NULL, symbol VARCHAR NOT NULL, calc_time TIMESTAMP NOT NULL,
+        funding_interval_hours INTEGER, last_funding_rate DOUBLE);
+    CREATE TABLE klines {_KLINE_TABLE};
+    CREATE TABLE mark_price_klines {_KLINE_TABLE};
+    CREATE TABLE index_price_klines {_KLINE_TABLE};
+    CREATE TABLE agg_trades (
+        file_id INTEGER NOT NULL, symbol VARCHAR NOT NULL, agg_trade_id BIGINT, price DOUBLE,
+        quantity DOUBLE, first_trade_id BIGINT, last_trade_id BIGINT,
+        transact_time TIMESTAMP NOT NULL, is_buyer_maker BOOLEAN);
+    CREATE TABLE trades (
+        file_id INTEGER NOT NULL, symbol VARCHAR NOT NULL, id BIGINT, price DOUBLE, qty DOUBLE,
+        quote_qty DOUBLE, time TIMESTAMP NOT NULL, is_buyer_maker BOOLEAN);
+    CREATE TABLE book_depth (
+        file_id INTEGER NOT NULL, symbol VARCHAR NOT NULL, timestamp TIMESTAMP NOT NULL,
+        percentage DOUBLE, depth DOUBLE, notional DOUBLE);
+    -- Realized liquidations. side = the liquidated position's side; price = average fill;
+    -- leverage is never in the archive (NULL) but other sources may know it.
+    CREATE TABLE liquidation_history (
+        file_id INTEGER NOT NULL, symbol VARCHAR NOT NULL, timestamp TIMESTAMP NOT NULL,
+        side VARCHAR NOT NULL, price DOUBLE, quantity DOUBLE, bankruptcy_price DOUBLE,
+        original_quantity DOUBLE, order_type VARCHAR, time_in_force VARCHAR,
+        order_status VARCHAR, leverage INTEGER);
+    """,
+]
+
+# Per table: what a row must satisfy, said as the reason a file breaking it is rejected.
+_CHECKS: dict[str, list[tuple[str, str]]] = {
+    "metrics": [("sum_open_interest >= 0 AND sum_open_interest_value >= 0", "negative open interest")],
+    "klines": [("low <= least(open, close) AND high >= greatest(open, close) AND low > 0", "a candle with low > open/close, high < open/close or a price <= 0")],
+    "agg_trades": [("price > 0 AND quantity > 0", "a trade with price or quantity <= 0")],
+    "trades": [("price > 0 AND qty > 0", "a trade with price or qty <= 0")],
+    "liquidation_history": [("price > 0 AND quantity > 0", "a liquidation with price or quantity <= 0")],
+}
+_CHECKS["mark_price_klines"] = _CHECKS["index_price_klines"] = _CHECKS["klines"]
+
+
+def _column_sql(name: str, kind: str) -> str | None:
+    col = f'"{name}"'
+    if kind == "epoch":
+        # Binance moved some files to µs timestamps: a value above 1e14 cannot be ms (year 5138).
+        return (
+            f"CASE WHEN {col} >= 100000000000000 THEN make_timestamp({col}) "
+            f"ELSE epoch_ms({col}) END"
+        )
+    if kind == "side":
+        return f"CASE {col} WHEN 'SELL' THEN 'long' WHEN 'BUY' THEN 'short' END"
+    if kind == "skip":
+        return None
+    return col
+
+
+_CSV_TYPES = {
+    "float": "DOUBLE",
+    "int": "BIGINT",
+    "epoch": "BIGINT",
+    "text_ts": "TIMESTAMP",
+    "str": "VARCHAR",
+    "bool": "BOOLEAN",
+    "side": "VARCHAR",
+    "skip": "VARCHAR",
+}
+
+# Target columns per table, in the order _select_sql produces them.
+_RENAMES = {
+    "liquidation_history": {
+        "time": "timestamp",
+        "average_price": "price",
+        "price": "bankruptcy_price",
+        "accumulated_fill_quantity": "quantity",
+        "last_fill_quantity": None,
+    }
+}
+
+
+def _select_sql(dataset: Dataset) -> tuple[list[str], list[str]]:
+    """(target columns, select expressions) that move a CSV's columns into its table."""
+    renames = _RENAMES.get(dataset.table, {})
+    targets, exprs = [], []
+    for name, kind in dataset.columns:
+        target = renames.get(name, name)
+        expr = _column_sql(name, kind)
+        if expr is None or target is None:
+            continue
+        targets.append(target)
+        exprs.append(expr)
+    return targets, exprs
+
+
+def _validate_side(dataset: Dataset) -> list[tuple[str, str]]:
+    if dataset.table == "liquidation_history":
+        return [("side IS NOT NULL", "a side other than BUY or SELL")]
+    return []
+
+
+@dataclass
+class FileRecord:
+    id: int
+    sha256: str
+    size: int
+
+
+@contextlib.contextmanager
+def connect(path: Path | None = None, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open the warehouse; a writer holds the writer lock and brings the schema up to date."""
+    path = Path(path or settings.DUCKDB_PATH)
+    if read_only:
+        con = duckdb.connect(str(path), read_only=True)
+        try:
+            yield con
+        finally:
+            con.close()
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(path) + ".lock"):
+        con = duckdb.connect(str(path))
+        try:
+            con.execute("SET enable_progress_bar = false")
+            migrate(con)
+            yield con
+        finally:
+            con.close()
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> int:
+    """Apply the migrations this file has not had yet; return the schema version."""
+    con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+    row = con.execute("SELECT max(version) FROM schema_version").fetchone()
+    version = row[0] or 0
+    for number, sql in enumerate(MIGRATIONS[version:], start=version + 1):
+        con.execute("BEGIN TRANSACTION")
+        con.execute(sql)
+        con.execute("INSERT INTO schema_version VALUES (?)", [number])
+        con.execute("COMMIT")
+    return len(MIGRATIONS)
+
+
+def find_file(con: duckdb.DuckDBPyConnection, relpath: str) -> FileRecord | None:
+    row = con.execute(
+        "SELECT id, sha256, size FROM ingested_files WHERE path = ?", [relpath]
+    ).fetchone()
+    return FileRecord(*row) if row else None
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(4 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@dataclass
+class LoadResult:
+    rows: int
+    replaced: bool
+
+
+def load_file(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    dataset: Dataset,
+    csv_path: Path,
+    header: bool,
+    relpath: str,
+    symbol: str,
+    interval: str | None,
+    sha256: str,
+    size: int,
+) -> LoadResult:
+    """Load one CSV into its table in one transaction, replacing the rows an older version of
+    the same archive file left. Raises RejectedFile (and changes nothing) when any row is bad
+    or the file's time range overlaps another file's."""
+    table = dataset.table
+    targets, exprs = _select_sql(dataset)
+    columns = ", ".join(f"'{name}': '{_CSV_TYPES[kind]}'" for name, kind in dataset.columns)
+    not_null = ", ".join(f"'{name}'" for name, kind in dataset.columns if kind != "skip")
+    extra_cols, extra_vals = ["file_id"], ["$file_id"]
+    if "symbol" not in dataset.column_names:
+        extra_cols.append("symbol")
+        extra_vals.append("$symbol")
+    if dataset.has_interval:
+        extra_cols.append("interval")
+        extra_vals.append("$interval")
+    time_col = _time_target(dataset)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        old = find_file(con, relpath)
+        if old is not None:
+            con.execute(f"DELETE FROM {table} WHERE file_id = ?", [old.id])
+            con.execute("DELETE FROM ingested_files WHERE id = ?", [old.id])
+        file_id = con.execute("SELECT nextval('file_ids')").fetchone()[0]
+        params = {"file_id": file_id, "csv": str(csv_path)}
+        if "symbol" not in dataset.column_names:
+            params["symbol"] = symbol
+        if dataset.has_interval:
+            params["interval"] = interval
+        try:
+            con.execute(
+                f"""INSERT INTO {table} ({", ".join(extra_cols + targets)})
+                SELECT {", ".join(extra_vals + exprs)}
+                FROM read_csv($csv, header = {str(header).lower()}, auto_detect = false,
+                              delim = ',', quote = '"', strict_mode = true,
+                              columns = {{{columns}}}, force_not_null = [{not_null}])""",
+                params,
+            )
+        except (duckdb.ConversionException, duckdb.InvalidInputException) as exc:
+            raise explain_csv_error(relpath, str(exc)) from None
+        rows, min_time, max_time = con.execute(
+            f"SELECT count(*), min({time_col}), max({time_col}) FROM {table} WHERE file_id = ?",
+            [file_id],
+        ).fetchone()
+        if rows == 0:
+            raise RejectedFile(relpath, "the file has no data rows")
+        _check_rows(con, dataset, relpath, file_id, symbol)
+        clash = con.execute(
+            """SELECT path, min_time, max_time FROM ingested_files
+               WHERE dataset = ? AND symbol = ? AND interval IS NOT DISTINCT FROM ?
+                 AND min_time <= ? AND max_time >= ? ORDER BY min_time LIMIT 1""",
+            [dataset.name, symbol, interval, max_time, min_time],
+        ).fetchone()
+        if clash:
+            raise RejectedFile(
+                relpath,
+                f"its rows ({min_time} .. {max_time}) overlap those already loaded from "
+                f"{clash[0]} ({clash[1]} .. {clash[2]}); remove one of the two files",
+            )
+        con.execute(
+            "INSERT INTO ingested_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [file_id, relpath, dataset.name, symbol, interval, sha256, size, rows,
+             min_time, max_time, datetime.utcnow()],
+        )
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return LoadResult(rows=rows, replaced=old is not None)
+
+
+def _time_target(dataset: Dataset) -> str:
+    renames = _RENAMES.get(dataset.table, {})
+    return renames.get(dataset.time_column, dataset.time_column)
+
+
+def _check_rows(con, dataset: Dataset, relpath: str, file_id: int, symbol: str) -> None:
+    checks = list(_CHECKS.get(dataset.table, [])) + _validate_side(dataset)
+    if "symbol" in dataset.column_names:
+        # Some files repeat the symbol in a column: it must be the one in the file's name.
+        checks.append(("symbol = $symbol", f"a symbol other than {symbol}"))
+    time_col = _time_target(dataset)
+    for condition, reason in checks:
+        params = {"file_id": file_id}
+        if "$symbol" in condition:
+            params["symbol"] = symbol
+        bad = con.execute(
+            f"SELECT count(*), min({time_col}) FROM {dataset.table} "
+            f"WHERE file_id = $file_id AND NOT coalesce({condition}, false)",
+            params,
+        ).fetchone()
+        if bad[0]:
+            raise RejectedFile(relpath, f"{bad[0]} row(s) with {reason}, the first at {bad[1]}")
+
+
+RAW_TABLES = (
+    "metrics", "funding_rate", "klines", "mark_price_klines", "index_price_klines",
+    "agg_trades", "trades", "book_depth", "liquidation_history",
+)
+
+
+def table_counts(con: duckdb.DuckDBPyConnection, symbol: str | None = None) -> dict[str, int]:
+    """Rows per raw table (for one symbol, or all)."""
+    where, params = ("WHERE symbol = ?", [symbol]) if symbol else ("", [])
+    return {
+        table: con.execute(f"SELECT count(*) FROM {table} {where}", params).fetchone()[0]
+        for table in RAW_TABLES
+    }
