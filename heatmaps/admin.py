@@ -5,8 +5,17 @@ from .models import IngestRun
 
 @admin.register(IngestRun)
 class IngestRunAdmin(admin.ModelAdmin):
-    list_display = ("started_at", "symbol", "start", "end", "status", "files_loaded",
-                    "files_skipped", "files_rejected", "rows_loaded")
+    list_display = (
+        "started_at",
+        "symbol",
+        "start",
+        "end",
+        "status",
+        "files_loaded",
+        "files_skipped",
+        "files_rejected",
+        "rows_loaded",
+    )
     list_filter = ("status", "symbol")
     readonly_fields = [f.name for f in IngestRun._meta.fields]
 

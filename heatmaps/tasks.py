@@ -46,10 +46,16 @@ def ingest(
     outcome: dict[str, Counter] = defaultdict(Counter)
     rejected: list[dict] = []
     try:
-        with warehouse.connect() as con, tqdm(
-            total=sum((source / f.relpath).stat().st_size for f in files),
-            unit="B", unit_scale=True, desc=f"ingest {symbol}", disable=not progress,
-        ) as bar:
+        with (
+            warehouse.connect() as con,
+            tqdm(
+                total=sum((source / f.relpath).stat().st_size for f in files),
+                unit="B",
+                unit_scale=True,
+                desc=f"ingest {symbol}",
+                disable=not progress,
+            ) as bar,
+        ):
             for item in files:
                 path = source / item.relpath
                 try:
@@ -57,8 +63,9 @@ def ingest(
                 except RejectedFile as exc:
                     state, rows = "rejected", 0
                     rejected.append({"path": exc.path, "line": exc.line, "reason": exc.reason})
-                    log.warning("ingest_file_rejected", path=exc.path, line=exc.line,
-                                reason=exc.reason)
+                    log.warning(
+                        "ingest_file_rejected", path=exc.path, line=exc.line, reason=exc.reason
+                    )
                 outcome[item.dataset.name][state] += 1
                 outcome[item.dataset.name]["rows"] += rows
                 bar.update(path.stat().st_size)
@@ -83,8 +90,14 @@ def ingest(
     run.status = IngestRun.Status.REJECTED if rejected else IngestRun.Status.OK
     run.finished_at = timezone.now()
     run.save()
-    log.info("ingest_finished", symbol=symbol, files=len(files), rejected=len(rejected),
-             rows=totals["rows"], duration_seconds=summary["seconds"])
+    log.info(
+        "ingest_finished",
+        symbol=symbol,
+        files=len(files),
+        rejected=len(rejected),
+        rows=totals["rows"],
+        duration_seconds=summary["seconds"],
+    )
     return summary
 
 
@@ -100,8 +113,15 @@ def _ingest_file(con, item: archive.ArchiveFile, path: Path) -> tuple[str, int]:
     with csv_inside(path, relpath) as csv_path:
         header = sniff_header(relpath, first_line(csv_path), item.dataset)
         result = warehouse.load_file(
-            con, dataset=item.dataset, csv_path=csv_path, header=header, relpath=relpath,
-            symbol=item.symbol, interval=item.interval, sha256=sha256, size=size,
+            con,
+            dataset=item.dataset,
+            csv_path=csv_path,
+            header=header,
+            relpath=relpath,
+            symbol=item.symbol,
+            interval=item.interval,
+            sha256=sha256,
+            size=size,
         )
     return ("replaced" if result.replaced else "loaded"), result.rows
 
@@ -159,6 +179,13 @@ def fetch(
         "failed": failed,
         "seconds": round(time.monotonic() - started, 3),
     }
-    log.info("fetch_finished", symbol=symbol, files=len(items), downloaded=counts["downloaded"],
-             missing=len(missing), failed=len(failed), duration_seconds=summary["seconds"])
+    log.info(
+        "fetch_finished",
+        symbol=symbol,
+        files=len(items),
+        downloaded=counts["downloaded"],
+        missing=len(missing),
+        failed=len(failed),
+        duration_seconds=summary["seconds"],
+    )
     return summary

@@ -66,11 +66,20 @@ MIGRATIONS: list[str] = [
 
 # Per table: what a row must satisfy, said as the reason a file breaking it is rejected.
 _CHECKS: dict[str, list[tuple[str, str]]] = {
-    "metrics": [("sum_open_interest >= 0 AND sum_open_interest_value >= 0", "negative open interest")],
-    "klines": [("low <= least(open, close) AND high >= greatest(open, close) AND low > 0", "a candle with low > open/close, high < open/close or a price <= 0")],
+    "metrics": [
+        ("sum_open_interest >= 0 AND sum_open_interest_value >= 0", "negative open interest")
+    ],
+    "klines": [
+        (
+            "low <= least(open, close) AND high >= greatest(open, close) AND low > 0",
+            "a candle with low > open/close, high < open/close or a price <= 0",
+        )
+    ],
     "agg_trades": [("price > 0 AND quantity > 0", "a trade with price or quantity <= 0")],
     "trades": [("price > 0 AND qty > 0", "a trade with price or qty <= 0")],
-    "liquidation_history": [("price > 0 AND quantity > 0", "a liquidation with price or quantity <= 0")],
+    "liquidation_history": [
+        ("price > 0 AND quantity > 0", "a liquidation with price or quantity <= 0")
+    ],
 }
 _CHECKS["mark_price_klines"] = _CHECKS["index_price_klines"] = _CHECKS["klines"]
 
@@ -141,7 +150,9 @@ class FileRecord:
 
 
 @contextlib.contextmanager
-def connect(path: Path | None = None, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+def connect(
+    path: Path | None = None, *, read_only: bool = False
+) -> Iterator[duckdb.DuckDBPyConnection]:
     """Open the warehouse; a writer holds the writer lock and brings the schema up to date."""
     path = Path(path or settings.DUCKDB_PATH)
     if read_only:
@@ -267,8 +278,19 @@ def load_file(
             )
         con.execute(
             "INSERT INTO ingested_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [file_id, relpath, dataset.name, symbol, interval, sha256, size, rows,
-             min_time, max_time, datetime.utcnow()],
+            [
+                file_id,
+                relpath,
+                dataset.name,
+                symbol,
+                interval,
+                sha256,
+                size,
+                rows,
+                min_time,
+                max_time,
+                datetime.utcnow(),
+            ],
         )
         con.execute("COMMIT")
     except BaseException:
@@ -302,8 +324,15 @@ def _check_rows(con, dataset: Dataset, relpath: str, file_id: int, symbol: str) 
 
 
 RAW_TABLES = (
-    "metrics", "funding_rate", "klines", "mark_price_klines", "index_price_klines",
-    "agg_trades", "trades", "book_depth", "liquidation_history",
+    "metrics",
+    "funding_rate",
+    "klines",
+    "mark_price_klines",
+    "index_price_klines",
+    "agg_trades",
+    "trades",
+    "book_depth",
+    "liquidation_history",
 )
 
 

@@ -13,7 +13,9 @@ DEBUG = env.bool("DEBUG", default=False)
 # The insecure default only serves a laptop in DEBUG; anything else must set its own key.
 SECRET_KEY = env.str("SECRET_KEY", default="dev-only-insecure-key" if DEBUG else "")
 if not SECRET_KEY:
-    raise environ.ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off (see .env.example)")
+    raise environ.ImproperlyConfigured(
+        "SECRET_KEY must be set when DEBUG is off (see .env.example)"
+    )
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 
 INSTALLED_APPS = [
@@ -86,7 +88,9 @@ STORAGES = {
 LOGIN_URL = "/admin/login/"
 
 # --- liqmap ---------------------------------------------------------------------------------
-DUCKDB_PATH = Path(env.str("DUCKDB_PATH", default=str(BASE_DIR / "data/processed/liquidations.duckdb")))
+DUCKDB_PATH = Path(
+    env.str("DUCKDB_PATH", default=str(BASE_DIR / "data/processed/liquidations.duckdb"))
+)
 # Root of a local mirror of the archive: files live under data/futures/um/... below it.
 BINANCE_DATA_PATH = Path(env.str("BINANCE_DATA_PATH", default=str(BASE_DIR / "data/binance")))
 BINANCE_BASE_URL = env.str("BINANCE_BASE_URL", default="https://data.binance.vision/")

@@ -34,9 +34,11 @@ def csv_rows(path: Path) -> list[list[str]]:
 
 
 def metrics_csv(day: str, rows: int = 12, oi: str = "80000.0") -> str:
-    lines = ["create_time,symbol,sum_open_interest,sum_open_interest_value,"
-             "count_toptrader_long_short_ratio,sum_toptrader_long_short_ratio,"
-             "count_long_short_ratio,sum_taker_long_short_vol_ratio"]
+    lines = [
+        "create_time,symbol,sum_open_interest,sum_open_interest_value,"
+        "count_toptrader_long_short_ratio,sum_toptrader_long_short_ratio,"
+        "count_long_short_ratio,sum_taker_long_short_vol_ratio"
+    ]
     for i in range(rows):
         lines.append(f"{day} {i // 12:02d}:{i % 12 * 5:02d}:00,BTCUSDT,{oi},3.4e9,1.1,1.2,1.3,0.9")
     return "\n".join(lines) + "\n"
@@ -76,7 +78,8 @@ def test_a_changed_file_replaces_only_its_own_rows(sample_archive, warehouse_pat
     ingest(sample_archive, datasets="metrics")
     before = snapshot(warehouse_path)["metrics"]
     write_archive_file(
-        sample_archive, f"{METRICS_DIR}/BTCUSDT-metrics-2024-01-03.zip",
+        sample_archive,
+        f"{METRICS_DIR}/BTCUSDT-metrics-2024-01-03.zip",
         metrics_csv("2024-01-03", rows=24, oi="12345.0"),
     )
 
@@ -91,8 +94,12 @@ def test_a_changed_file_replaces_only_its_own_rows(sample_archive, warehouse_pat
 
 
 def test_it_reads_plain_csv_files_too(tmp_path, warehouse_path):
-    write_archive_file(tmp_path, f"{METRICS_DIR}/BTCUSDT-metrics-2024-01-05.zip",
-                       metrics_csv("2024-01-05", rows=7), as_zip=False)
+    write_archive_file(
+        tmp_path,
+        f"{METRICS_DIR}/BTCUSDT-metrics-2024-01-05.zip",
+        metrics_csv("2024-01-05", rows=7),
+        as_zip=False,
+    )
 
     summary = ingest(tmp_path)
 
@@ -100,8 +107,9 @@ def test_it_reads_plain_csv_files_too(tmp_path, warehouse_path):
 
 
 def _bad(root: Path, text: str | bytes, *, checksum=True) -> Path:
-    return write_archive_file(root, f"{METRICS_DIR}/BTCUSDT-metrics-2024-01-11.zip", text,
-                              checksum=checksum)
+    return write_archive_file(
+        root, f"{METRICS_DIR}/BTCUSDT-metrics-2024-01-11.zip", text, checksum=checksum
+    )
 
 
 def _truncated(root: Path) -> None:
@@ -131,16 +139,26 @@ BAD_FILES = {
     "wrong header": (lambda r: _bad(r, "time,symbol,oi\n1,BTCUSDT,2\n"), 1, "expected 8 columns"),
     "renamed columns": (
         lambda r: _bad(r, metrics_csv("2024-01-11").replace("sum_open_interest,", "oi,", 1)),
-        1, "does not match the metrics columns"),
+        1,
+        "does not match the metrics columns",
+    ),
     "text in open interest": (
-        _text_in_number, 5, 'column sum_open_interest: "eighty" is not a number'),
+        _text_in_number,
+        5,
+        'column sum_open_interest: "eighty" is not a number',
+    ),
     "empty file": (lambda r: _bad(r, ""), 1, "empty"),
     "header only": (lambda r: _bad(r, metrics_csv("2024-01-11", rows=0)), None, "no data rows"),
     "negative open interest": (
-        lambda r: _bad(r, metrics_csv("2024-01-11", oi="-1.0")), None, "negative open interest"),
+        lambda r: _bad(r, metrics_csv("2024-01-11", oi="-1.0")),
+        None,
+        "negative open interest",
+    ),
     "another symbol inside": (
         lambda r: _bad(r, metrics_csv("2024-01-11").replace(",BTCUSDT,", ",ETHUSDT,")),
-        None, "a symbol other than BTCUSDT"),
+        None,
+        "a symbol other than BTCUSDT",
+    ),
     "overlapping days": (_overlapping, None, "overlap those already loaded from"),
 }
 
@@ -153,8 +171,18 @@ def test_it_rejects_a_bad_file_whole_and_changes_nothing(case, sample_archive, w
     make_bad(sample_archive)
 
     with pytest.raises(CommandError, match="1 file\\(s\\) rejected"):
-        call_command("ingest", "--source", str(sample_archive), "--start", "2024-01-01",
-                     "--end", "2024-01-11", "--datasets", "metrics", verbosity=0)
+        call_command(
+            "ingest",
+            "--source",
+            str(sample_archive),
+            "--start",
+            "2024-01-01",
+            "--end",
+            "2024-01-11",
+            "--datasets",
+            "metrics",
+            verbosity=0,
+        )
 
     assert snapshot(warehouse_path) == before
     run = IngestRun.objects.first()
@@ -170,8 +198,9 @@ def test_a_bad_new_version_of_a_loaded_file_keeps_the_old_rows(sample_archive, w
     before = snapshot(warehouse_path)
     lines = metrics_csv("2024-01-04").splitlines()
     lines[3] += ",extra"
-    write_archive_file(sample_archive, f"{METRICS_DIR}/BTCUSDT-metrics-2024-01-04.zip",
-                       "\n".join(lines))
+    write_archive_file(
+        sample_archive, f"{METRICS_DIR}/BTCUSDT-metrics-2024-01-04.zip", "\n".join(lines)
+    )
 
     summary = ingest(sample_archive, datasets="metrics")
 
@@ -181,22 +210,28 @@ def test_a_bad_new_version_of_a_loaded_file_keeps_the_old_rows(sample_archive, w
 
 
 KLINE = "{t},42000.0,42100.0,41900.0,42050.0,10.5,{c},441000.0,120,5.25,220500.0,0"
-KLINE_HEADER = ("open_time,open,high,low,close,volume,close_time,quote_volume,count,"
-                "taker_buy_volume,taker_buy_quote_volume,ignore")
+KLINE_HEADER = (
+    "open_time,open,high,low,close,volume,close_time,quote_volume,count,"
+    "taker_buy_volume,taker_buy_quote_volume,ignore"
+)
 
 
 def test_it_accepts_microsecond_timestamps(tmp_path, warehouse_path):
     t0 = 1704844800000  # 2024-01-10 00:00 UTC in ms
-    rows = [KLINE.format(t=(t0 + i * 300_000) * 1000, c=(t0 + i * 300_000 + 299_999) * 1000)
-            for i in range(3)]
-    write_archive_file(tmp_path, f"{KLINES_DIR}/BTCUSDT-5m-2024-01-10.zip",
-                       "\n".join([KLINE_HEADER, *rows]))
+    rows = [
+        KLINE.format(t=(t0 + i * 300_000) * 1000, c=(t0 + i * 300_000 + 299_999) * 1000)
+        for i in range(3)
+    ]
+    write_archive_file(
+        tmp_path, f"{KLINES_DIR}/BTCUSDT-5m-2024-01-10.zip", "\n".join([KLINE_HEADER, *rows])
+    )
 
     ingest(tmp_path)
 
     with warehouse.connect(warehouse_path) as con:
-        times = con.execute("SELECT epoch_ms(open_time), epoch_ms(close_time) FROM klines "
-                            "ORDER BY 1").fetchall()
+        times = con.execute(
+            "SELECT epoch_ms(open_time), epoch_ms(close_time) FROM klines ORDER BY 1"
+        ).fetchall()
     assert times[0] == (t0, t0 + 299_999)
     assert times[2][0] == t0 + 600_000
 
@@ -225,45 +260,81 @@ def test_a_bad_row_in_a_headerless_file_is_reported_at_its_line(tmp_path, wareho
 
 def test_it_reads_every_archive_dataset(tmp_path, warehouse_path):
     d = "data/futures/um/daily"
-    write_archive_file(tmp_path, f"{d}/trades/BTCUSDT/BTCUSDT-trades-2024-02-01.zip",
-                       "id,price,qty,quote_qty,time,is_buyer_maker\n"
-                       "1,43000.5,0.010,430.005,1706745600123,true\n"
-                       "2,43001.0,0.500,21500.5,1706745600456,false\n")
-    write_archive_file(tmp_path, f"{d}/bookDepth/BTCUSDT/BTCUSDT-bookDepth-2024-02-01.zip",
-                       "timestamp,percentage,depth,notional\n"
-                       "2024-02-01 00:00:08,-5,4440.548,190000000.0\n"
-                       "2024-02-01 00:00:08,5,3900.1,172000000.0\n")
-    write_archive_file(tmp_path, f"{d}/indexPriceKlines/BTCUSDT/1m/BTCUSDT-1m-2024-02-01.zip",
-                       KLINE_HEADER + "\n" + KLINE.format(t=1706745600000, c=1706745659999))
     write_archive_file(
-        tmp_path, f"{d}/liquidationSnapshot/BTCUSDT/BTCUSDT-liquidationSnapshot-2024-02-01.zip",
+        tmp_path,
+        f"{d}/trades/BTCUSDT/BTCUSDT-trades-2024-02-01.zip",
+        "id,price,qty,quote_qty,time,is_buyer_maker\n"
+        "1,43000.5,0.010,430.005,1706745600123,true\n"
+        "2,43001.0,0.500,21500.5,1706745600456,false\n",
+    )
+    write_archive_file(
+        tmp_path,
+        f"{d}/bookDepth/BTCUSDT/BTCUSDT-bookDepth-2024-02-01.zip",
+        "timestamp,percentage,depth,notional\n"
+        "2024-02-01 00:00:08,-5,4440.548,190000000.0\n"
+        "2024-02-01 00:00:08,5,3900.1,172000000.0\n",
+    )
+    write_archive_file(
+        tmp_path,
+        f"{d}/indexPriceKlines/BTCUSDT/1m/BTCUSDT-1m-2024-02-01.zip",
+        KLINE_HEADER + "\n" + KLINE.format(t=1706745600000, c=1706745659999),
+    )
+    write_archive_file(
+        tmp_path,
+        f"{d}/liquidationSnapshot/BTCUSDT/BTCUSDT-liquidationSnapshot-2024-02-01.zip",
         "time,side,order_type,time_in_force,original_quantity,price,average_price,order_status,"
         "last_fill_quantity,accumulated_fill_quantity\n"
         "1706745600100,SELL,LIMIT,IOC,0.5,42000.0,42100.0,FILLED,0.2,0.5\n"
-        "1706745600200,BUY,LIMIT,IOC,1.0,44000.0,43900.0,FILLED,1.0,1.0\n")
+        "1706745600200,BUY,LIMIT,IOC,1.0,44000.0,43900.0,FILLED,1.0,1.0\n",
+    )
 
     summary = tasks.ingest("BTCUSDT", date(2024, 2, 1), date(2024, 2, 1), source=tmp_path)
 
     assert summary["rejected"] == []
     assert {t: n for t, n in summary["tables"].items() if n} == {
-        "trades": 2, "book_depth": 2, "index_price_klines": 1, "liquidation_history": 2}
+        "trades": 2,
+        "book_depth": 2,
+        "index_price_klines": 1,
+        "liquidation_history": 2,
+    }
     with warehouse.connect(warehouse_path) as con:
-        liquidations = con.execute("SELECT side, price, bankruptcy_price, quantity, leverage "
-                                   "FROM liquidation_history ORDER BY timestamp").fetchall()
+        liquidations = con.execute(
+            "SELECT side, price, bankruptcy_price, quantity, leverage "
+            "FROM liquidation_history ORDER BY timestamp"
+        ).fetchall()
         trades = con.execute("SELECT is_buyer_maker FROM trades ORDER BY id").fetchall()
     # SELL liquidates a long; the fill (average_price) is where it happened
-    assert liquidations == [("long", 42100.0, 42000.0, 0.5, None),
-                            ("short", 43900.0, 44000.0, 1.0, None)]
+    assert liquidations == [
+        ("long", 42100.0, 42000.0, 0.5, None),
+        ("short", 43900.0, 44000.0, 1.0, None),
+    ]
     assert trades == [(True,), (False,)]
 
 
 def test_the_command_refuses_a_period_that_ends_before_it_starts(sample_archive):
     with pytest.raises(CommandError, match="after --end"):
-        call_command("ingest", "--source", str(sample_archive), "--start", "2024-01-05",
-                     "--end", "2024-01-01")
+        call_command(
+            "ingest",
+            "--source",
+            str(sample_archive),
+            "--start",
+            "2024-01-05",
+            "--end",
+            "2024-01-01",
+        )
 
 
 def test_the_command_refuses_an_unknown_dataset(sample_archive, warehouse_path):
     with pytest.raises(CommandError, match="unknown dataset 'oi'"):
-        call_command("ingest", "--source", str(sample_archive), "--start", "2024-01-01",
-                     "--end", "2024-01-01", "--datasets", "metrics,oi", verbosity=0)
+        call_command(
+            "ingest",
+            "--source",
+            str(sample_archive),
+            "--start",
+            "2024-01-01",
+            "--end",
+            "2024-01-01",
+            "--datasets",
+            "metrics,oi",
+            verbosity=0,
+        )

@@ -96,9 +96,7 @@ def folder(dataset: Dataset, symbol: str, frequency: str, interval: str | None) 
     return path / interval if dataset.has_interval and interval else path
 
 
-def expected_files(
-    selection: Selection, symbol: str, start: date, end: date
-) -> list[ArchiveFile]:
+def expected_files(selection: Selection, symbol: str, start: date, end: date) -> list[ArchiveFile]:
     """The archive files that cover ``start``..``end`` (inclusive) for one selection."""
     dataset, interval = selection.dataset, selection.interval
     if dataset.monthly_only:
@@ -119,7 +117,9 @@ def days(start: date, end: date) -> Iterable[date]:
         yield start + timedelta(days=offset)
 
 
-_NAME = re.compile(r"^(?P<symbol>[A-Z0-9]+)-(?P<middle>[A-Za-z0-9]+)-(?P<period>\d{4}-\d{2}(-\d{2})?)$")
+_NAME = re.compile(
+    r"^(?P<symbol>[A-Z0-9]+)-(?P<middle>[A-Za-z0-9]+)-(?P<period>\d{4}-\d{2}(-\d{2})?)$"
+)
 
 
 def find_local_files(

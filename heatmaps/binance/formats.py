@@ -185,8 +185,12 @@ _CONVERSION = re.compile(
     r'Error when converting column "(?P<column>[^"]+)"\. Could not convert string "(?P<value>.*?)" '
     r"to '(?P<type>\w+)'"
 )
-_TYPE_WORDS = {"DOUBLE": "a number", "BIGINT": "an integer", "BOOLEAN": "true/false",
-               "TIMESTAMP": "a YYYY-MM-DD HH:MM:SS time"}
+_TYPE_WORDS = {
+    "DOUBLE": "a number",
+    "BIGINT": "an integer",
+    "BOOLEAN": "true/false",
+    "TIMESTAMP": "a YYYY-MM-DD HH:MM:SS time",
+}
 
 
 def explain_csv_error(path: object, message: str) -> RejectedFile:
@@ -203,9 +207,13 @@ def explain_csv_error(path: object, message: str) -> RejectedFile:
         if not value:
             reason = f"column {conversion['column']} is empty"
     else:
-        reason = next((ln for ln in lines if ln.startswith("Expected Number of Columns")),
-                      lines[0] if lines else message)
+        reason = next(
+            (ln for ln in lines if ln.startswith("Expected Number of Columns")),
+            lines[0] if lines else message,
+        )
     original = next((ln for ln in lines if ln.startswith("Original Line:")), "")
     if original:
-        reason = f"{reason.rstrip('. ')} in {original.removeprefix('Original Line:').strip()[:200]!r}"
+        reason = (
+            f"{reason.rstrip('. ')} in {original.removeprefix('Original Line:').strip()[:200]!r}"
+        )
     return RejectedFile(path, reason, line=int(line.group(1)) if line else None)

@@ -32,7 +32,9 @@ def csv_inside(path: Path, label: str) -> Iterator[Path]:
                 with archive.open(members[0]) as src, open(target, "wb") as dst:
                     shutil.copyfileobj(src, dst, 4 << 20)
         except (zipfile.BadZipFile, EOFError, zipfile.LargeZipFile) as exc:
-            raise RejectedFile(label, f"not a readable zip (truncated or corrupt?): {exc}") from None
+            raise RejectedFile(
+                label, f"not a readable zip (truncated or corrupt?): {exc}"
+            ) from None
         yield target
 
 

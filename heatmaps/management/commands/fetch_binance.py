@@ -21,8 +21,11 @@ class Command(BaseCommand):
         check_period(options)
         try:
             summary = tasks.fetch(
-                options["symbol"], options["start"], options["end"],
-                datasets=options["datasets"], progress=options["verbosity"] > 0,
+                options["symbol"],
+                options["start"],
+                options["end"],
+                datasets=options["datasets"],
+                progress=options["verbosity"] > 0,
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from None

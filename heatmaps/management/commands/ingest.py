@@ -13,8 +13,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         add_period(parser)
         parser.add_argument(
-            "--source", type=Path, help="archive root holding data/futures/um/... "
-            "(default: BINANCE_DATA_PATH)"
+            "--source",
+            type=Path,
+            help="archive root holding data/futures/um/... (default: BINANCE_DATA_PATH)",
         )
         parser.add_argument(
             "--datasets", help="comma-separated, e.g. metrics,klines:5m (default: all found)"
@@ -27,8 +28,12 @@ class Command(BaseCommand):
             raise CommandError(f"--source {source} is not a folder")
         try:
             summary = tasks.ingest(
-                options["symbol"], options["start"], options["end"], source=source,
-                datasets=options["datasets"], progress=options["verbosity"] > 0,
+                options["symbol"],
+                options["start"],
+                options["end"],
+                source=source,
+                datasets=options["datasets"],
+                progress=options["verbosity"] > 0,
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from None
@@ -40,11 +45,15 @@ class Command(BaseCommand):
 
     def _print(self, summary: dict) -> None:
         out = self.stdout
-        out.write(f"{'dataset':<22}{'loaded':>8}{'replaced':>10}{'skipped':>9}{'rejected':>10}"
-                  f"{'rows added':>12}")
+        out.write(
+            f"{'dataset':<22}{'loaded':>8}{'replaced':>10}{'skipped':>9}{'rejected':>10}"
+            f"{'rows added':>12}"
+        )
         for name, c in summary["datasets"].items():
-            out.write(f"{name:<22}{c.get('loaded', 0):>8}{c.get('replaced', 0):>10}"
-                      f"{c.get('skipped', 0):>9}{c.get('rejected', 0):>10}{c.get('rows', 0):>12,}")
+            out.write(
+                f"{name:<22}{c.get('loaded', 0):>8}{c.get('replaced', 0):>10}"
+                f"{c.get('skipped', 0):>9}{c.get('rejected', 0):>10}{c.get('rows', 0):>12,}"
+            )
         out.write("\nwarehouse rows")
         for table, rows in summary["tables"].items():
             out.write(f"  {table:<22}{rows:>12,}")
