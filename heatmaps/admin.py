@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import IngestRun
+from .models import IngestRun, WeightConfig
 
 
 @admin.register(IngestRun)
@@ -21,3 +21,17 @@ class IngestRunAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False
+
+
+@admin.register(WeightConfig)
+class WeightConfigAdmin(admin.ModelAdmin):
+    list_display = ("name", "is_active", *WeightConfig.MODELS, "updated_at")
+    list_editable = ("is_active",)
+    actions = ["activate"]
+
+    @admin.action(description="Make the selected weights the active ones")
+    def activate(self, request, queryset):
+        chosen = queryset.first()
+        if chosen is not None:
+            chosen.is_active = True
+            chosen.save()

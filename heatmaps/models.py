@@ -1,4 +1,8 @@
-from django.db import models
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
 
 
 class IngestRun(models.Model):
@@ -29,3 +33,70 @@ class IngestRun(models.Model):
 
     def __str__(self) -> str:
         return f"ingest {self.symbol} {self.start}..{self.end} ({self.status})"
+
+
+class WeightConfig(models.Model):
+    """Ensemble weights. Exactly one row is active; the first is made from MODEL_WEIGHTS."""
+
+    MODELS = ("binance_standard", "funding_adjusted", "trade_clusters")
+
+    name = models.CharField(max_length=100, unique=True)
+    binance_standard = models.FloatField(default=0.5)
+    funding_adjusted = models.FloatField(default=0.3)
+    trade_clusters = models.FloatField(default=0.2)
+    is_active = models.BooleanField(default=False)
+    notes = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_active"], condition=models.Q(is_active=True), name="one_active_weights"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name}{' (active)' if self.is_active else ''}"
+
+    def save(self, *args, **kwargs):
+        self.full_clean()
+        with transaction.atomic():
+            if self.is_active:
+                # one active row: activating this one retires the other in the same transaction
+                WeightConfig.objects.filter(is_active=True).exclude(pk=self.pk).update(
+                    is_active=False
+                )
+            super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        errors = {
+            name: "must be between 0 and 1" for name, w in self.weights.items() if not 0 <= w <= 1
+        }
+        if errors:
+            raise ValidationError(errors)
+        total = sum(self.weights.values())
+        if abs(total - 1) > 1e-6:
+            raise ValidationError(f"the weights must sum to 1 (they sum to {total:.4f})")
+
+    def validate_constraints(self, exclude=None):
+        # save() retires the previously active row, so "one active" is not a form error
+        super().validate_constraints(exclude={*(exclude or ()), "is_active"})
+
+    @property
+    def weights(self) -> dict[str, float]:
+        return {name: getattr(self, name) for name in self.MODELS}
+
+    @classmethod
+    def active(cls) -> WeightConfig:
+        """The active weights; made from the MODEL_WEIGHTS setting when there are none."""
+        current = cls.objects.filter(is_active=True).first()
+        if current is not None:
+            return current
+        initial = {name: float(settings.MODEL_WEIGHTS.get(name, 0.0)) for name in cls.MODELS}
+        current, _ = cls.objects.get_or_create(
+            name="initial (MODEL_WEIGHTS)", defaults={**initial, "is_active": True}
+        )
+        if not current.is_active:
+            current.is_active = True
+            current.save()
+        return current

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import time
 from collections import Counter, defaultdict
-from datetime import date
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import structlog
@@ -17,9 +18,13 @@ from heatmaps import warehouse
 from heatmaps.binance import archive, download
 from heatmaps.binance.formats import RejectedFile, sniff_header
 from heatmaps.binance.unpack import csv_inside, first_line
-from heatmaps.models import IngestRun
+from heatmaps.models import IngestRun, WeightConfig
+from models_engine.base import ModelConfig, ModelResult
+from models_engine.ensemble import MEMBERS, EnsembleModel
+from models_engine.market import MarketData
 
 log = structlog.get_logger("liqmap.ingest")
+calc_log = structlog.get_logger("liqmap.calculate")
 
 
 def ingest(
@@ -47,6 +52,7 @@ def ingest(
     rejected: list[dict] = []
     try:
         with (
+            ThreadPoolExecutor(max_workers=1) as hasher,
             warehouse.connect() as con,
             tqdm(
                 total=sum((source / f.relpath).stat().st_size for f in files),
@@ -59,7 +65,7 @@ def ingest(
             for item in files:
                 path = source / item.relpath
                 try:
-                    state, rows = _ingest_file(con, item, path)
+                    state, rows = _ingest_file(con, item, path, hasher)
                 except RejectedFile as exc:
                     state, rows = "rejected", 0
                     rejected.append({"path": exc.path, "line": exc.line, "reason": exc.reason})
@@ -101,14 +107,25 @@ def ingest(
     return summary
 
 
-def _ingest_file(con, item: archive.ArchiveFile, path: Path) -> tuple[str, int]:
+def _ingest_file(con, item: archive.ArchiveFile, path: Path, hasher) -> tuple[str, int]:
     relpath = str(item.relpath)
     size = path.stat().st_size
-    sha256 = warehouse.sha256_of(path)
     known = warehouse.find_file(con, relpath)
-    if known is not None and known.sha256 == sha256:
-        return "skipped", 0
-    _verify_checksum(path, relpath, sha256)
+    if known is not None and known.size == size:
+        # maybe unchanged: the hash decides before any work is done
+        digest = warehouse.sha256_of(path)
+        if digest == known.sha256:
+            return "skipped", 0
+        pending = hasher.submit(lambda: digest)
+    else:
+        # new or resized: hash on another thread while DuckDB parses (both release the GIL)
+        pending = hasher.submit(warehouse.sha256_of, path)
+
+    def verified_sha256() -> str:
+        digest = pending.result()
+        _verify_checksum(path, relpath, digest)
+        return digest
+
     log.debug("ingest_file_started", path=relpath, size=size)
     with csv_inside(path, relpath) as csv_path:
         header = sniff_header(relpath, first_line(csv_path), item.dataset)
@@ -120,7 +137,7 @@ def _ingest_file(con, item: archive.ArchiveFile, path: Path) -> tuple[str, int]:
             relpath=relpath,
             symbol=item.symbol,
             interval=item.interval,
-            sha256=sha256,
+            sha256=verified_sha256,
             size=size,
         )
     return ("replaced" if result.replaced else "loaded"), result.rows
@@ -189,3 +206,119 @@ def fetch(
         duration_seconds=summary["seconds"],
     )
     return summary
+
+
+MODEL_NAMES = (*MEMBERS, "ensemble")
+# Positions opened before a window still matter inside it: the models start this much earlier.
+WARMUP = timedelta(days=7)
+
+
+def calculate(
+    symbol: str,
+    model: str = "all",
+    start: date | None = None,
+    end: date | None = None,
+) -> dict:
+    """Run the models on the warehouse's data for ``start``..``end`` (all the symbol's data if
+    not given) and replace their rows in liquidation_levels, heatmap_cache and
+    predicted_liquidations for that window."""
+    names = list(MODEL_NAMES) if model == "all" else [model]
+    if any(name not in MODEL_NAMES for name in names):
+        raise ValueError(f"unknown model {model!r}; known: {', '.join(MODEL_NAMES)}, all")
+    weights = WeightConfig.active().weights
+    with warehouse.connect() as con:
+        span = warehouse.data_range(con, symbol)
+        if span is None:
+            raise ValueError(f"no candles for {symbol} in the warehouse: run ingest first")
+        window_start = datetime.combine(start, datetime.min.time()) if start else span[0]
+        bar = timedelta(milliseconds=warehouse.BAR_MS)
+        last_bar_end = datetime.min + (span[1] - datetime.min) // bar * bar + bar
+        window_end = (
+            datetime.combine(end + timedelta(days=1), datetime.min.time()) if end else last_bar_end
+        )
+        if window_start >= window_end:
+            raise ValueError("the window is empty")
+        frames = warehouse.load_market(con, symbol, window_start - WARMUP, window_end)
+        market = MarketData(**frames, symbol=symbol)
+        started = time.perf_counter()
+        results = _run_models(market, names, weights)
+        compute_seconds = time.perf_counter() - started
+        summary = {
+            "symbol": symbol,
+            "window": [window_start.isoformat(), window_end.isoformat()],
+            "compute_seconds": round(compute_seconds, 3),
+            "models": {},
+        }
+        for name in names:
+            result = results[name]
+            written = _write(con, symbol, result, window_start, window_end)
+            summary["models"][name] = written
+            log_event = calc_log.warning if not result.is_valid else calc_log.info
+            log_event(
+                "liquidations_calculated",
+                model=name,
+                symbol=symbol,
+                levels_count=written["levels"],
+                avg_confidence=result.confidence,
+                duration_seconds=round(compute_seconds, 3),
+                is_valid=result.is_valid,
+                warnings=list(result.warnings),
+            )
+    return summary
+
+
+def _run_models(market: MarketData, names: list[str], weights: dict) -> dict[str, ModelResult]:
+    config = ModelConfig().resolved(market)
+    ensemble = EnsembleModel(config, weights) if "ensemble" in names else None
+    needed = set(names) - {"ensemble"} | (set(ensemble.weights) if ensemble else set())
+    results = {name: MEMBERS[name](config).run(market) for name in MEMBERS if name in needed}
+    if ensemble is not None:
+        results["ensemble"] = ensemble.run(market, members=list(results.values()))
+    return results
+
+
+def _ms(moment: datetime) -> int:
+    return (
+        int(moment.replace(tzinfo=None).timestamp() * 1000)
+        if moment.tzinfo
+        else int((moment - datetime(1970, 1, 1)).total_seconds() * 1000)
+    )
+
+
+def _write(con, symbol: str, result: ModelResult, start: datetime, end: datetime) -> dict:
+    lo, hi = _ms(start), _ms(end)
+    heatmap = result.heatmap[
+        (result.heatmap["time_bucket"] >= lo) & (result.heatmap["time_bucket"] <= hi)
+    ]
+    predicted = result.predicted[
+        (result.predicted["time"] >= lo) & (result.predicted["time"] <= hi)
+    ]
+    levels = result.levels.assign(timestamp=result.as_of, is_valid=result.is_valid)
+    if not lo <= result.as_of <= hi:
+        levels = levels.iloc[0:0]
+    warehouse.replace_model_output(
+        con,
+        symbol=symbol,
+        model=result.model,
+        window_start=start,
+        window_end=end,
+        levels=levels,
+        heatmap=heatmap,
+        predicted=predicted,
+        run={
+            "as_of": result.as_of or None,
+            "price_step": result.price_step,
+            "current_price": result.current_price,
+            "confidence": result.confidence,
+            "is_valid": result.is_valid,
+            "warnings": list(result.warnings),
+        },
+    )
+    return {
+        "levels": len(levels),
+        "heatmap_cells": len(heatmap),
+        "predicted": len(predicted),
+        "confidence": result.confidence,
+        "is_valid": result.is_valid,
+        "warnings": list(result.warnings),
+    }

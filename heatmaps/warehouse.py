@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 from django.conf import settings
 from filelock import FileLock
 
@@ -61,6 +62,28 @@ MIGRATIONS: list[str] = [
         side VARCHAR NOT NULL, price DOUBLE, quantity DOUBLE, bankruptcy_price DOUBLE,
         original_quantity DOUBLE, order_type VARCHAR, time_in_force VARCHAR,
         order_status VARCHAR, leverage INTEGER);
+    """,
+    """
+    -- What the models say. Every row belongs to one (symbol, model) and is replaced as a whole
+    -- window when that window is calculated again.
+    CREATE TABLE liquidation_levels (
+        timestamp TIMESTAMP NOT NULL, symbol VARCHAR NOT NULL, model VARCHAR NOT NULL,
+        price_level DOUBLE NOT NULL, price_bucket DOUBLE NOT NULL,
+        liquidation_volume DOUBLE NOT NULL, leverage_tier VARCHAR NOT NULL,
+        side VARCHAR NOT NULL, confidence DOUBLE NOT NULL, is_valid BOOLEAN NOT NULL);
+    CREATE TABLE heatmap_cache (
+        time_bucket TIMESTAMP NOT NULL, price_bucket DOUBLE NOT NULL, symbol VARCHAR NOT NULL,
+        model VARCHAR NOT NULL, side VARCHAR NOT NULL, density BIGINT NOT NULL,
+        volume DOUBLE NOT NULL);
+    CREATE TABLE predicted_liquidations (
+        time TIMESTAMP NOT NULL, symbol VARCHAR NOT NULL, model VARCHAR NOT NULL,
+        price_bucket DOUBLE NOT NULL, side VARCHAR NOT NULL, volume DOUBLE NOT NULL);
+    CREATE TABLE model_runs (
+        symbol VARCHAR NOT NULL, model VARCHAR NOT NULL, window_start TIMESTAMP NOT NULL,
+        window_end TIMESTAMP NOT NULL, as_of TIMESTAMP, price_step DOUBLE NOT NULL,
+        current_price DOUBLE, confidence DOUBLE NOT NULL, is_valid BOOLEAN NOT NULL,
+        warnings VARCHAR[] NOT NULL, computed_at TIMESTAMP NOT NULL,
+        PRIMARY KEY (symbol, model, window_start, window_end));
     """,
 ]
 
@@ -216,12 +239,16 @@ def load_file(
     relpath: str,
     symbol: str,
     interval: str | None,
-    sha256: str,
+    sha256: Callable[[], str],
     size: int,
 ) -> LoadResult:
     """Load one CSV into its table in one transaction, replacing the rows an older version of
     the same archive file left. Raises RejectedFile (and changes nothing) when any row is bad
-    or the file's time range overlaps another file's."""
+    or the file's time range overlaps another file's.
+
+    ``sha256`` is called once the rows are in, so the caller can hash the file meanwhile; it
+    may raise RejectedFile too (a CHECKSUM mismatch), which rolls everything back.
+    """
     table = dataset.table
     targets, exprs = _select_sql(dataset)
     columns = ", ".join(f"'{name}': '{_CSV_TYPES[kind]}'" for name, kind in dataset.columns)
@@ -284,7 +311,7 @@ def load_file(
                 dataset.name,
                 symbol,
                 interval,
-                sha256,
+                sha256(),
                 size,
                 rows,
                 min_time,
@@ -343,3 +370,173 @@ def table_counts(con: duckdb.DuckDBPyConnection, symbol: str | None = None) -> d
         table: con.execute(f"SELECT count(*) FROM {table} {where}", params).fetchone()[0]
         for table in RAW_TABLES
     }
+
+
+# --- reading the market for the models ------------------------------------------------------
+
+BAR_MS = 300_000
+# The bar grid is 5 minutes; finer candles are aggregated up to it, coarser ones are not used.
+_BAR_INTERVALS = ("5m", "1m", "3m")
+
+
+def data_range(con: duckdb.DuckDBPyConnection, symbol: str) -> tuple[datetime, datetime] | None:
+    """First and last candle time of a symbol (any kline interval), or None."""
+    row = con.execute(
+        "SELECT min(open_time), max(open_time) FROM klines WHERE symbol = ?", [symbol]
+    ).fetchone()
+    return None if row[0] is None else (row[0], row[1])
+
+
+def _bar_interval(con, table: str, symbol: str, start: datetime, end: datetime) -> str | None:
+    rows = con.execute(
+        f"SELECT DISTINCT interval FROM {table} WHERE symbol = ? AND open_time >= ? "
+        "AND open_time < ?",
+        [symbol, start, end],
+    ).fetchall()
+    present = {r[0] for r in rows}
+    return next((i for i in _BAR_INTERVALS if i in present), None)
+
+
+def load_market(
+    con: duckdb.DuckDBPyConnection, symbol: str, start: datetime, end: datetime
+) -> dict[str, pd.DataFrame | None]:
+    """The frames a MarketData needs for [start, end), timestamps as epoch ms.
+
+    Candles are aggregated to 5-minute bars; open interest is read one bar past ``end`` (the
+    last bar's closing OI); funding from a week before ``start`` (the rate in force at it).
+    """
+    frames: dict[str, pd.DataFrame | None] = {}
+    params = {"symbol": symbol, "start": start, "end": end}
+    for name, table in (("klines", "klines"), ("mark", "mark_price_klines")):
+        interval = _bar_interval(con, table, symbol, start, end)
+        if interval is None:
+            frames[name] = None
+            continue
+        frames[name] = con.execute(
+            f"""SELECT epoch_ms(open_time) // {BAR_MS} * {BAR_MS} AS open_time,
+                       arg_min(open, open_time) AS open, max(high) AS high, min(low) AS low,
+                       arg_max(close, open_time) AS close, sum(volume) AS volume,
+                       sum(quote_volume) AS quote_volume, sum(taker_buy_volume) AS taker_buy_volume
+                FROM {table}
+                WHERE symbol = $symbol AND interval = $interval
+                  AND open_time >= $start AND open_time < $end
+                GROUP BY 1 ORDER BY 1""",
+            {**params, "interval": interval},
+        ).df()
+    frames["metrics"] = con.execute(
+        f"""SELECT epoch_ms(create_time) AS create_time, sum_open_interest, sum_open_interest_value
+            FROM metrics WHERE symbol = $symbol AND create_time >= $start
+              AND create_time <= $end + INTERVAL {BAR_MS // 1000} SECOND
+            ORDER BY create_time""",
+        params,
+    ).df()
+    frames["funding"] = con.execute(
+        """SELECT epoch_ms(calc_time) AS calc_time, last_funding_rate FROM funding_rate
+           WHERE symbol = $symbol AND calc_time >= $start - INTERVAL 7 DAY AND calc_time < $end
+           ORDER BY calc_time""",
+        params,
+    ).df()
+    frames["trades"] = con.execute(
+        """SELECT epoch_ms(transact_time) AS transact_time, price, quantity, is_buyer_maker
+           FROM agg_trades WHERE symbol = $symbol AND transact_time >= $start
+             AND transact_time < $end ORDER BY transact_time""",
+        params,
+    ).df()
+    return frames
+
+
+def load_realized(
+    con: duckdb.DuckDBPyConnection, symbol: str, start: datetime, end: datetime
+) -> pd.DataFrame:
+    """Realized liquidations in [start, end): time (ms), price, side, volume (USDT)."""
+    return con.execute(
+        """SELECT epoch_ms(timestamp) AS time, price, side, price * quantity AS volume
+           FROM liquidation_history WHERE symbol = ? AND timestamp >= ? AND timestamp < ?
+           ORDER BY timestamp""",
+        [symbol, start, end],
+    ).df()
+
+
+# --- writing what the models say -----------------------------------------------------------
+
+
+def replace_model_output(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    symbol: str,
+    model: str,
+    window_start: datetime,
+    window_end: datetime,
+    levels: pd.DataFrame,
+    heatmap: pd.DataFrame,
+    predicted: pd.DataFrame,
+    run: dict,
+) -> None:
+    """Replace one model's rows for [window_start, window_end] in one transaction.
+
+    Frames carry epoch-ms times: levels (timestamp, price_level, price_bucket, volume, side,
+    leverage, confidence, is_valid), heatmap (time_bucket, price_bucket, side, density,
+    volume), predicted (time, price_bucket, side, volume).
+    """
+    window = {"symbol": symbol, "model": model, "start": window_start, "end": window_end}
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for table, column in (
+            ("liquidation_levels", "timestamp"),
+            ("heatmap_cache", "time_bucket"),
+            ("predicted_liquidations", "time"),
+        ):
+            con.execute(
+                f"DELETE FROM {table} WHERE symbol = $symbol AND model = $model "
+                f"AND {column} >= $start AND {column} <= $end",
+                window,
+            )
+        con.execute(
+            "DELETE FROM model_runs WHERE symbol = $symbol AND model = $model "
+            "AND window_start = $start AND window_end = $end",
+            window,
+        )
+        con.register("new_levels", levels)
+        con.execute(
+            """INSERT INTO liquidation_levels SELECT epoch_ms(timestamp::BIGINT), $symbol,
+               $model, price_level, price_bucket, volume, CAST(leverage AS INTEGER) || 'x',
+               side, confidence, is_valid FROM new_levels""",
+            {"symbol": symbol, "model": model},
+        )
+        con.register("new_heatmap", heatmap)
+        con.execute(
+            """INSERT INTO heatmap_cache SELECT epoch_ms(time_bucket::BIGINT), price_bucket,
+               $symbol, $model, side, density, volume FROM new_heatmap""",
+            {"symbol": symbol, "model": model},
+        )
+        con.register("new_predicted", predicted)
+        con.execute(
+            """INSERT INTO predicted_liquidations SELECT epoch_ms(time::BIGINT), $symbol, $model,
+               price_bucket, side, volume FROM new_predicted""",
+            {"symbol": symbol, "model": model},
+        )
+        con.execute(
+            "INSERT INTO model_runs VALUES ($symbol, $model, $start, $end, "
+            "epoch_ms($as_of::BIGINT), $price_step, $current_price, $confidence, $is_valid, "
+            "$warnings, now()::TIMESTAMP)",
+            {**window, **run},
+        )
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        for name in ("new_levels", "new_heatmap", "new_predicted"):
+            con.unregister(name)
+
+
+def computed_counts(con: duckdb.DuckDBPyConnection, symbol: str) -> dict[str, dict[str, int]]:
+    """Rows per computed table and model for one symbol."""
+    out: dict[str, dict[str, int]] = {}
+    for table in ("liquidation_levels", "heatmap_cache", "predicted_liquidations"):
+        rows = con.execute(
+            f"SELECT model, count(*) FROM {table} WHERE symbol = ? GROUP BY model ORDER BY model",
+            [symbol],
+        ).fetchall()
+        out[table] = dict(rows)
+    return out

@@ -1,0 +1,39 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from heatmaps import tasks
+
+from ._args import day, symbol
+
+
+class Command(BaseCommand):
+    help = "Run the liquidation models on the warehouse and store their levels and heatmaps."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--symbol", type=symbol, default="BTCUSDT")
+        parser.add_argument("--model", default="all", choices=[*tasks.MODEL_NAMES, "all"])
+        parser.add_argument("--start", type=day, help="first day (default: the first data)")
+        parser.add_argument("--end", type=day, help="last day, inclusive (default: the last)")
+
+    def handle(self, *args, **options):
+        start, end = options["start"], options["end"]
+        if start and end and start > end:
+            raise CommandError(f"--start {start} is after --end {end}")
+        try:
+            summary = tasks.calculate(options["symbol"], options["model"], start, end)
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
+        window = " .. ".join(summary["window"])
+        self.stdout.write(
+            f"{summary['symbol']} {window}: models computed in {summary['compute_seconds']:.2f} s"
+        )
+        self.stdout.write(
+            f"{'model':<18}{'levels':>8}{'heatmap cells':>15}{'predicted':>11}{'confidence':>12}"
+        )
+        for name, s in summary["models"].items():
+            flag = "" if s["is_valid"] else "  INVALID (confidence < 0.3)"
+            self.stdout.write(
+                f"{name:<18}{s['levels']:>8}{s['heatmap_cells']:>15,}"
+                f"{s['predicted']:>11,}{s['confidence']:>12.2f}{flag}"
+            )
+            for text in s["warnings"]:
+                self.stdout.write(f"    - {text}")

@@ -1,0 +1,105 @@
+"""What every liquidation model is: the interface, its settings, its result."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+
+from .brackets import BTCUSDT_BRACKETS
+from .market import MarketData, auto_price_step
+
+# Share of newly opened notional at each leverage tier. A prior, not a fact: Binance publishes
+# no leverage distribution. Chosen from the tiers retail platforms advertise (10x-25x most
+# used, a tail at 50x-100x); configurable per run.
+DEFAULT_LEVERAGE_PRIOR = MappingProxyType(
+    {5.0: 0.10, 10.0: 0.30, 20.0: 0.20, 25.0: 0.15, 50.0: 0.15, 100.0: 0.10}
+)
+HOUR_MS = 3_600_000
+LEVEL_COLUMNS = ["price_level", "price_bucket", "volume", "side", "leverage", "confidence"]
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    leverage_prior: Mapping[float, float] = field(default_factory=lambda: DEFAULT_LEVERAGE_PRIOR)
+    position_notional: float = 10_000.0  # USDT, a typical single position: picks its bracket
+    price_step: float | None = None  # USDT; None = auto_price_step of the median price
+    time_bucket_ms: int = HOUR_MS  # heatmap snapshot spacing
+    brackets: pd.DataFrame = field(default_factory=lambda: BTCUSDT_BRACKETS)
+    funding_periods_held: float = 3.0  # model B: funding payments a position lives through
+    trade_top_fraction: float = 0.1  # model C: share of trades (by notional) taken as openings
+
+    def __post_init__(self):
+        weights = np.array(list(self.leverage_prior.values()), dtype=float)
+        if len(weights) == 0 or np.any(weights < 0) or not np.isclose(weights.sum(), 1.0):
+            raise ValueError("leverage_prior weights must be >= 0 and sum to 1")
+        if any(lev < 1 for lev in self.leverage_prior):
+            raise ValueError("leverage tiers must be >= 1")
+
+    def resolved(self, market: MarketData) -> ModelConfig:
+        """This config with the price step fixed from the market (so that models agree)."""
+        if self.price_step is not None:
+            return self
+        close = market.klines["close"] if market.has("klines") else pd.Series(dtype=float)
+        return replace(self, price_step=auto_price_step(float(close.median())))
+
+
+@dataclass(frozen=True)
+class ModelResult:
+    """What a model says about one market window.
+
+    levels: pending at the end, per price bucket, side and tier (LEVEL_COLUMNS);
+    heatmap: pending at each snapshot time (time_bucket ms, price_bucket, side, volume USDT,
+    density = cohorts); predicted: consumed per bar (time ms, price_bucket, side, volume USDT).
+    """
+
+    model: str
+    levels: pd.DataFrame
+    heatmap: pd.DataFrame
+    predicted: pd.DataFrame
+    confidence: float
+    warnings: tuple[str, ...]
+    price_step: float
+    current_price: float
+    as_of: int  # ms: end of the last bar
+    totals: Mapping[str, float] = field(default_factory=dict)  # opened/closed/consumed/pending
+
+    @property
+    def is_valid(self) -> bool:
+        return self.confidence >= 0.3
+
+
+class AbstractLiquidationModel(ABC):
+    """The interface every model implements (from the spec)."""
+
+    model_name: ClassVar[str]
+    required_inputs: ClassVar[tuple[str, ...]] = ("klines",)
+    optional_inputs: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, config: ModelConfig | None = None):
+        self.config = config or ModelConfig()
+        self._result: ModelResult | None = None
+
+    @abstractmethod
+    def run(self, market: MarketData) -> ModelResult:
+        """Everything the model says about the window: levels, heatmap, predicted log."""
+
+    def calculate_liquidations(self, market: MarketData) -> pd.DataFrame:
+        """Pending liquidation levels at the end of the window: price_level, price_bucket,
+        volume (USDT), side, leverage, confidence."""
+        self._result = self.run(market)
+        return self._result.levels
+
+    def confidence_score(self) -> float:
+        """0..1, from the quality of the data of the last calculation."""
+        if self._result is None:
+            raise RuntimeError("calculate_liquidations() first")
+        return self._result.confidence
+
+    def missing_inputs(self, market: MarketData) -> list[str]:
+        return [name for name in self.required_inputs if not market.has(name)]

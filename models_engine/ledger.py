@@ -1,0 +1,229 @@
+"""The position ledger: cohorts of positions opened, closed with open interest, and consumed
+when the price path reaches their liquidation price.
+
+A *cohort* is the notional opened in one bar, on one side, at one leverage tier. It is
+consumed (liquidated) in the first bar after its opening whose low (long) or high (short)
+reaches its level. Between opening and consumption it shrinks with every bar in which open
+interest falls: each open position closes the same share, so a cohort opened in bar j holds
+``notional · exp(L[m] − L[j])`` after bar m, where ``L`` is the running sum of the bars'
+``keep_log``. That shared factor is what lets everything below run without a loop over
+cohorts or bars: first crossings by binary lifting over a sparse min table, snapshots by
+difference arrays over time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .market import Bars
+
+
+@dataclass(frozen=True)
+class Cohorts:
+    """Positions opened together, one entry per (bar, side, tier)."""
+
+    bar: np.ndarray  # int, the bar they were opened in
+    is_long: np.ndarray  # bool
+    leverage: np.ndarray  # float, e.g. 10.0
+    entry: np.ndarray  # USDT per coin
+    level: np.ndarray  # liquidation price, USDT per coin
+    notional: np.ndarray  # USDT at opening
+
+    def __len__(self) -> int:
+        return len(self.bar)
+
+    def select(self, mask: np.ndarray) -> Cohorts:
+        return Cohorts(*(getattr(self, f)[mask] for f in self.__dataclass_fields__))
+
+    def with_level(self, level: np.ndarray) -> Cohorts:
+        return Cohorts(self.bar, self.is_long, self.leverage, self.entry, level, self.notional)
+
+
+def first_crossing(values: np.ndarray, start: np.ndarray, threshold: np.ndarray) -> np.ndarray:
+    """For each query, the first index i >= start with ``values[i] <= threshold``
+    (``len(values)`` if none).
+
+    Binary lifting over a sparse table of running minima: O((n + q) log n), no Python loop
+    over queries. Example: values [5, 3, 1], start [0, 2], threshold [3, 0] -> [1, 3].
+    """
+    n = len(values)
+    start = np.asarray(start, dtype=np.int64)
+    threshold = np.asarray(threshold, dtype=float)
+    if n == 0:
+        return np.zeros_like(start)
+    table = [np.asarray(values, dtype=float)]
+    while (1 << len(table)) <= n:
+        half = 1 << (len(table) - 1)
+        prev = table[-1]
+        table.append(np.minimum(prev[:-half], prev[half:]))
+    pos = np.minimum(start, n)
+    for k in range(len(table) - 1, -1, -1):
+        width = 1 << k
+        fits = pos + width <= n
+        block_min = table[k][np.where(fits, pos, 0)]
+        pos = pos + np.where(fits & (block_min > threshold), width, 0)
+    return pos
+
+
+@dataclass(frozen=True)
+class LedgerRun:
+    cohorts: Cohorts
+    consumed_at: np.ndarray  # bar index of consumption; len(bars) = still pending at the end
+    log_keep_cum: np.ndarray  # L[m]: running sum of keep_log through bar m
+
+
+def run_ledger(cohorts: Cohorts, bars: Bars) -> LedgerRun:
+    """Find the bar in which each cohort is consumed (never in its own opening bar)."""
+    n = len(bars)
+    start = cohorts.bar + 1
+    consumed = np.full(len(cohorts), n, dtype=np.int64)
+    longs = cohorts.is_long
+    if longs.any():
+        consumed[longs] = first_crossing(bars.low, start[longs], cohorts.level[longs])
+    if (~longs).any():
+        # a short is consumed when the high reaches its level: the same search on −high
+        consumed[~longs] = first_crossing(-bars.high, start[~longs], -cohorts.level[~longs])
+    return LedgerRun(cohorts, consumed, np.cumsum(bars.keep_log))
+
+
+def _held(run: LedgerRun, mask: np.ndarray, after_bar: np.ndarray) -> np.ndarray:
+    """Notional the selected cohorts hold after bar ``after_bar`` (before any consumption)."""
+    L = run.log_keep_cum
+    return run.cohorts.notional[mask] * np.exp(L[after_bar] - L[run.cohorts.bar[mask]])
+
+
+def bucket_of(price: np.ndarray, step: float) -> np.ndarray:
+    return np.floor(np.asarray(price) / step) * step
+
+
+def consumed_log(run: LedgerRun, bars: Bars, step: float) -> pd.DataFrame:
+    """The model's predicted liquidations: notional consumed per bar, price bucket and side.
+
+    Columns: time (bar open, ms), price_bucket, side, volume (USDT).
+    """
+    n = len(bars)
+    hit = run.consumed_at < n
+    if not hit.any():
+        return pd.DataFrame(
+            {"time": pd.Series(dtype=np.int64), "price_bucket": [], "side": [], "volume": []}
+        )
+    at = run.consumed_at[hit]
+    frame = pd.DataFrame(
+        {
+            "time": bars.open_time[at],
+            "price_bucket": bucket_of(run.cohorts.level[hit], step),
+            "side": np.where(run.cohorts.is_long[hit], "long", "short"),
+            "volume": _held(run, hit, at - 1),
+        }
+    )
+    return frame.groupby(["time", "price_bucket", "side"], as_index=False)["volume"].sum()
+
+
+def closed_per_bar(run: LedgerRun, bars: Bars) -> np.ndarray:
+    """Notional closed by falling open interest in each bar (USDT)."""
+    n = len(bars)
+    if n == 0 or len(run.cohorts) == 0:
+        return np.zeros(n)
+    L = run.log_keep_cum
+    weight = run.cohorts.notional * np.exp(-L[run.cohorts.bar])
+    # alive for closing in bars j+1 .. c-1: a cohort consumed in bar c is gone before it closes
+    alive = np.bincount(run.cohorts.bar + 1, weight, minlength=n + 1)[: n + 1]
+    alive -= np.bincount(np.maximum(run.consumed_at, run.cohorts.bar + 1), weight, minlength=n + 1)[
+        : n + 1
+    ]
+    alive = np.cumsum(alive)[:n]
+    prev_L = np.concatenate([[0.0], L[:-1]])
+    return np.maximum(alive * np.exp(prev_L), 0) * (1 - np.exp(bars.keep_log))
+
+
+def pending_levels(run: LedgerRun, bars: Bars, step: float) -> pd.DataFrame:
+    """What is still pending after the last bar, per side, leverage tier and price bucket.
+
+    Columns: price_level (notional-weighted mean level in the bucket), price_bucket, volume
+    (USDT), side, leverage.
+    """
+    n = len(bars)
+    alive = run.consumed_at >= n
+    if n == 0 or not alive.any():
+        return pd.DataFrame(columns=["price_level", "price_bucket", "volume", "side", "leverage"])
+    c = run.cohorts.select(alive)
+    held = _held(run, alive, n - 1)
+    frame = pd.DataFrame(
+        {
+            "price_bucket": bucket_of(c.level, step),
+            "side": np.where(c.is_long, "long", "short"),
+            "leverage": c.leverage,
+            "volume": held,
+            "weighted": held * c.level,
+        }
+    )
+    frame = frame.groupby(["side", "leverage", "price_bucket"], as_index=False)[
+        ["volume", "weighted"]
+    ].sum()
+    frame = frame[frame["volume"] > 0]
+    frame["price_level"] = frame["weighted"] / frame["volume"]
+    return frame.drop(columns="weighted")[
+        ["price_level", "price_bucket", "volume", "side", "leverage"]
+    ].reset_index(drop=True)
+
+
+def pending_snapshots(
+    run: LedgerRun, bars: Bars, snapshot_times: np.ndarray, step: float
+) -> pd.DataFrame:
+    """The pending heatmap: notional still pending at each snapshot time, per price bucket
+    and side, from bars that closed before the snapshot only.
+
+    Columns: time_bucket (ms), price_bucket, side, volume (USDT), density (cohorts pending).
+    """
+    empty = pd.DataFrame(
+        {
+            "time_bucket": pd.Series(dtype=np.int64),
+            "price_bucket": [],
+            "side": [],
+            "volume": [],
+            "density": [],
+        }
+    )
+    n, K = len(bars), len(snapshot_times)
+    if n == 0 or K == 0 or len(run.cohorts) == 0:
+        return empty
+    # bars finished before each snapshot: those that opened at least one bar earlier
+    done = np.searchsorted(bars.open_time + bars.bar_ms, snapshot_times, side="right")
+    c = run.cohorts
+    birth = np.searchsorted(done, c.bar, side="right")  # first snapshot with done > bar
+    death = np.searchsorted(done, run.consumed_at, side="right")  # first with done > consumed
+    live = birth < death
+    if not live.any():
+        return empty
+    bucket = np.floor(c.level[live] / step).astype(np.int64)
+    low_bucket = bucket.min()
+    width = int(bucket.max() - low_bucket + 1)
+    cell = (bucket - low_bucket) * 2 + (~c.is_long[live]).astype(np.int64)
+    L = run.log_keep_cum
+    weight = c.notional[live] * np.exp(-L[c.bar[live]])
+    size = width * 2 * (K + 1)
+    b, d = birth[live], death[live]
+    volume = np.bincount(cell * (K + 1) + b, weight, minlength=size)
+    volume -= np.bincount(cell * (K + 1) + d, weight, minlength=size)
+    density = np.bincount(cell * (K + 1) + b, minlength=size).astype(np.int64)
+    density -= np.bincount(cell * (K + 1) + d, minlength=size)
+    volume = np.cumsum(volume.reshape(width * 2, K + 1), axis=1)[:, :K]
+    density = np.cumsum(density.reshape(width * 2, K + 1), axis=1)[:, :K]
+    scale = np.where(done > 0, np.exp(L[np.maximum(done - 1, 0)]), 0.0)
+    volume = volume * scale[None, :]
+    cells, times = np.nonzero(density > 0)
+    vol = volume[cells, times]
+    keep = vol > 0
+    cells, times, vol = cells[keep], times[keep], vol[keep]
+    return pd.DataFrame(
+        {
+            "time_bucket": np.asarray(snapshot_times, dtype=np.int64)[times],
+            "price_bucket": (cells // 2 + low_bucket) * step,
+            "side": np.where(cells % 2 == 0, "long", "short"),
+            "volume": vol,
+            "density": density[cells, times],
+        }
+    )

@@ -1,0 +1,121 @@
+"""Model C: large trades taken as opened positions (the py-liquidation-map method).
+
+py-liquidation-map reads aggTrades, keeps the large ones, treats a taker buy as an opened long
+and a taker sell as an opened short, and draws each one's liquidation price at every leverage.
+Re-implemented here with its defects fixed: a trade's notional is split across the tiers by
+the leverage prior instead of copied into each, the level comes from Binance's bracket formula
+instead of ``1 ± 1/L``, a trade's own size picks its bracket, levels that the later price path
+has already reached are consumed, and open positions close with falling open interest like
+every other cohort of the ledger.
+
+Where aggTrades do not cover a bar (the archive's trades are large, so few days are usually
+loaded) each bar's taker flow stands in: taker-buy notional as longs, taker-sell as shorts,
+scaled to the share of volume the large trades carry where both are known.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .base import ModelConfig
+from .ledger import Cohorts
+from .ledger_model import LedgerModel, spread_over_tiers
+from .market import Bars, MarketData
+
+
+def large_trades(trades, top_fraction: float):
+    """The trades whose notional is in the top ``top_fraction`` of all trades."""
+    notional = trades["price"].to_numpy(float) * trades["quantity"].to_numpy(float)
+    threshold = np.quantile(notional, 1 - top_fraction) if len(notional) else 0.0
+    return trades[notional >= threshold], notional
+
+
+def scale_to_open_interest(bars: Bars, bar: np.ndarray, notional: np.ndarray) -> np.ndarray:
+    """Rescale openings day by day to the notional that open interest says was opened.
+
+    Trades say *where* positions were opened, open interest says *how much*: without this the
+    model would count every trade as a new position and dwarf the others in the ensemble.
+    """
+    if not bars.has_oi.any() or len(bar) == 0:
+        return notional
+    per_day = 86_400_000 // bars.bar_ms
+    days = len(bars) // per_day + 1
+    opened = np.where(bars.oi_change > 0, bars.oi_change * bars.vwap, 0.0)
+    target = np.bincount(np.arange(len(bars)) // per_day, opened, minlength=days)
+    have = np.bincount(bar // per_day, notional, minlength=days)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        factor = np.where(have > 0, target / have, 0.0)
+    return notional * factor[bar // per_day]
+
+
+class TradeClustersModel(LedgerModel):
+    model_name = "trade_clusters"
+    required_inputs = ("klines",)
+    optional_inputs = ("trades", "metrics", "mark")
+
+    def cohorts(self, bars: Bars, market: MarketData, config: ModelConfig) -> Cohorts:
+        covered = np.zeros(len(bars), dtype=bool)
+        parts = []
+        flow_scale = config.trade_top_fraction
+        if market.has("trades"):
+            t0, bar_ms = bars.open_time[0], bars.bar_ms
+            trades = market.trades
+            index = (trades["transact_time"].to_numpy(np.int64) - t0) // bar_ms
+            inside = (index >= 0) & (index < len(bars))
+            trades, index = trades[inside], index[inside]
+            covered[np.unique(index)] = True
+            big, all_notional = large_trades(trades, config.trade_top_fraction)
+            if all_notional.sum() > 0:
+                flow_scale = float((big["price"] * big["quantity"]).sum() / all_notional.sum())
+            big_index = (big["transact_time"].to_numpy(np.int64) - t0) // bar_ms
+            notional = big["price"].to_numpy(float) * big["quantity"].to_numpy(float)
+            parts.append(
+                (
+                    big_index,
+                    ~big["is_buyer_maker"].to_numpy(bool),
+                    big["price"].to_numpy(float),
+                    notional,
+                    notional,
+                )
+            )
+        flow = np.nonzero(~covered & bars.traded)[0]
+        if len(flow):
+            bar = np.concatenate([flow, flow])
+            is_long = np.concatenate([np.ones(len(flow), bool), np.zeros(len(flow), bool)])
+            volume = bars.traded_notional[flow]
+            share = bars.taker_buy_share[flow]
+            notional = np.concatenate([volume * share, volume * (1 - share)]) * flow_scale
+            parts.append(
+                (
+                    bar,
+                    is_long,
+                    bars.vwap[bar],
+                    notional,
+                    np.full(len(bar), config.position_notional),
+                )
+            )
+        if not parts:
+            return spread_over_tiers(*(np.zeros(0),) * 4, config)
+        bar, is_long, entry, notional, size = (np.concatenate(p) for p in zip(*parts, strict=True))
+        notional = scale_to_open_interest(bars, bar, notional)
+        return spread_over_tiers(
+            bar.astype(np.int64),
+            is_long.astype(bool),
+            entry,
+            notional,
+            config,
+            position_notional=np.maximum(size, 1.0),
+        )
+
+    def quality(self, bars: Bars, market: MarketData) -> tuple[float, list[str]]:
+        confidence, warnings = super().quality(bars, market)
+        if not market.has("trades"):
+            warnings.append("no aggTrades: 5-minute taker flow used for every bar")
+            return confidence * 0.6, warnings
+        index = (market.trades["transact_time"].to_numpy(np.int64) - bars.open_time[0]) // (
+            bars.bar_ms
+        )
+        covered = len(np.unique(index[(index >= 0) & (index < len(bars))])) / max(len(bars), 1)
+        if covered < 0.99:
+            warnings.append(f"aggTrades cover {100 * covered:.0f}% of bars: taker flow elsewhere")
+        return confidence * (0.6 + 0.4 * covered), warnings
