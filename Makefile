@@ -20,6 +20,7 @@ install:
 demo: install .env
 	$(RUN) python manage.py migrate --noinput -v0
 	$(RUN) python manage.py ingest --source $(SAMPLE) --symbol BTCUSDT --start 2024-01-01 --end 2024-01-10
+	$(RUN) python manage.py calculate --symbol BTCUSDT --model all
 
 test: install
 	$(RUN) pytest
@@ -29,3 +30,4 @@ lint: install
 
 bench: install
 	$(RUN) python bench/ingest.py
+	$(RUN) python bench/compute.py

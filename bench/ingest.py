@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -56,6 +57,7 @@ MAX_SECONDS_PER_GB = 5.0
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--gb", type=float, default=1.0, help="data to generate, in GB (1e9 B)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each load (median kept)")
     parser.add_argument("--keep", type=Path, help="work in this folder and do not remove it")
     return parser.parse_args()
 
@@ -232,7 +234,7 @@ def main() -> None:
     work = args.keep or Path(tempfile.mkdtemp(prefix="liqmap-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     try:
-        run(work, args.gb)
+        run(work, args.gb, args.repeat)
     finally:
         if args.keep:
             print(f"kept {work}")
@@ -240,7 +242,7 @@ def main() -> None:
             shutil.rmtree(work, ignore_errors=True)
 
 
-def run(work: Path, gb: float) -> None:
+def run(work: Path, gb: float, repeat: int) -> None:
     root = work / "archive"
     for stale in ("liqmap.duckdb", "liqmap.duckdb.wal", "auto.duckdb", "typed.duckdb"):
         (work / stale).unlink(missing_ok=True)  # a re-run with --keep starts from empty files
@@ -260,14 +262,25 @@ def run(work: Path, gb: float) -> None:
     )
 
     warm_cache(files)
-    auto_s, auto_rows = time_read_csv(files, work / "auto.duckdb", typed=False)
-    typed_s, typed_rows = time_read_csv(files, work / "typed.duckdb", typed=True)
-    liqmap_s, liqmap_rows = time_liqmap(files, root)
-    print(
-        f"rows: liqmap={liqmap_rows:,}  read_csv auto={auto_rows:,}  read_csv typed={typed_rows:,}"
-    )
-    assert liqmap_rows == auto_rows == typed_rows == len(files) * ROWS_PER_DAY
-    report(size, liqmap_rows, liqmap_s, auto_s, typed_s)
+    # This machine's timings swing by ±30 % from run to run: interleave the three loads and
+    # report the median of each.
+    times: dict[str, list[float]] = {"auto": [], "typed": [], "liqmap": []}
+    for attempt in range(repeat):
+        for name in times:
+            for stale in (f"{name}.duckdb", f"{name}.duckdb.wal"):
+                (work / stale).unlink(missing_ok=True)
+        auto_s, auto_rows = time_read_csv(files, work / "auto.duckdb", typed=False)
+        typed_s, typed_rows = time_read_csv(files, work / "typed.duckdb", typed=True)
+        liqmap_s, liqmap_rows = time_liqmap(files, root)
+        assert liqmap_rows == auto_rows == typed_rows == len(files) * ROWS_PER_DAY
+        for name, seconds in (("auto", auto_s), ("typed", typed_s), ("liqmap", liqmap_s)):
+            times[name].append(seconds)
+        print(
+            f"run {attempt + 1}/{repeat}: liqmap {liqmap_s:.2f} s, read_csv auto {auto_s:.2f} s, "
+            f"typed {typed_s:.2f} s  ({liqmap_rows:,} rows each)"
+        )
+    median = {name: statistics.median(values) for name, values in times.items()}
+    report(size, liqmap_rows, median["liqmap"], median["auto"], median["typed"])
 
 
 if __name__ == "__main__":

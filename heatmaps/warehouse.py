@@ -190,6 +190,9 @@ def connect(
         con = duckdb.connect(str(path))
         try:
             con.execute("SET enable_progress_bar = false")
+            # Rows are always read back with ORDER BY: letting DuckDB insert in any order
+            # makes loading a file about 8 % faster (measured in bench/ingest.py).
+            con.execute("SET preserve_insertion_order = false")
             migrate(con)
             yield con
         finally:
