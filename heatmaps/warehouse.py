@@ -73,8 +73,8 @@ MIGRATIONS: list[str] = [
         side VARCHAR NOT NULL, confidence DOUBLE NOT NULL, is_valid BOOLEAN NOT NULL);
     CREATE TABLE heatmap_cache (
         time_bucket TIMESTAMP NOT NULL, price_bucket DOUBLE NOT NULL, symbol VARCHAR NOT NULL,
-        model VARCHAR NOT NULL, side VARCHAR NOT NULL, density BIGINT NOT NULL,
-        volume DOUBLE NOT NULL);
+        model VARCHAR NOT NULL, side VARCHAR NOT NULL, leverage DOUBLE NOT NULL,
+        density BIGINT NOT NULL, volume DOUBLE NOT NULL);
     CREATE TABLE predicted_liquidations (
         time TIMESTAMP NOT NULL, symbol VARCHAR NOT NULL, model VARCHAR NOT NULL,
         price_bucket DOUBLE NOT NULL, side VARCHAR NOT NULL, volume DOUBLE NOT NULL);
@@ -509,7 +509,7 @@ def replace_model_output(
         con.register("new_heatmap", heatmap)
         con.execute(
             """INSERT INTO heatmap_cache SELECT epoch_ms(time_bucket::BIGINT), price_bucket,
-               $symbol, $model, side, density, volume FROM new_heatmap""",
+               $symbol, $model, side, leverage, density, volume FROM new_heatmap""",
             {"symbol": symbol, "model": model},
         )
         con.register("new_predicted", predicted)

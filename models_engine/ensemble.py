@@ -105,7 +105,7 @@ def combine(members: list[ModelResult], weights: list[float]) -> ModelResult:
     heatmap = _weighted_sum(
         [m.heatmap for m in members],
         list(w),
-        ["time_bucket", "price_bucket", "side"],
+        ["time_bucket", "price_bucket", "side", "leverage"],
         ["volume", "density"],
     )
     if len(heatmap):

@@ -173,57 +173,65 @@ def pending_levels(run: LedgerRun, bars: Bars, step: float) -> pd.DataFrame:
 def pending_snapshots(
     run: LedgerRun, bars: Bars, snapshot_times: np.ndarray, step: float
 ) -> pd.DataFrame:
-    """The pending heatmap: notional still pending at each snapshot time, per price bucket
-    and side, from bars that closed before the snapshot only.
+    """The pending heatmap: notional still pending at each snapshot time, per price bucket,
+    side and leverage tier, from bars that closed before the snapshot only.
 
-    Columns: time_bucket (ms), price_bucket, side, volume (USDT), density (cohorts pending).
+    Columns: time_bucket (ms), price_bucket, side, leverage, volume (USDT), density (cohorts).
     """
-    empty = pd.DataFrame(
-        {
-            "time_bucket": pd.Series(dtype=np.int64),
-            "price_bucket": [],
-            "side": [],
-            "volume": [],
-            "density": [],
-        }
-    )
     n, K = len(bars), len(snapshot_times)
     if n == 0 or K == 0 or len(run.cohorts) == 0:
-        return empty
+        return empty_snapshots()
     # bars finished before each snapshot: those that opened at least one bar earlier
     done = np.searchsorted(bars.open_time + bars.bar_ms, snapshot_times, side="right")
     c = run.cohorts
     birth = np.searchsorted(done, c.bar, side="right")  # first snapshot with done > bar
     death = np.searchsorted(done, run.consumed_at, side="right")  # first with done > consumed
-    live = birth < death
-    if not live.any():
-        return empty
+    L = run.log_keep_cum
+    scale = np.where(done > 0, np.exp(L[np.maximum(done - 1, 0)]), 0.0)
+    times = np.asarray(snapshot_times, dtype=np.int64)
+    frames = []
+    # one tier at a time keeps the dense (bucket × snapshot) arrays a tier's price span wide
+    for tier in np.unique(c.leverage):
+        live = (birth < death) & (c.leverage == tier)
+        if live.any():
+            frame = _tier_snapshots(c, live, birth, death, L, scale, times, step)
+            frames.append(frame.assign(leverage=float(tier)))
+    if not frames:
+        return empty_snapshots()
+    return pd.concat(frames, ignore_index=True)[SNAPSHOT_COLUMNS]
+
+
+SNAPSHOT_COLUMNS = ["time_bucket", "price_bucket", "side", "leverage", "volume", "density"]
+
+
+def empty_snapshots() -> pd.DataFrame:
+    frame = pd.DataFrame({name: pd.Series(dtype=float) for name in SNAPSHOT_COLUMNS})
+    return frame.astype({"time_bucket": np.int64, "side": object, "density": np.int64})
+
+
+def _tier_snapshots(c, live, birth, death, L, scale, times, step) -> pd.DataFrame:
+    K = len(times)
     bucket = np.floor(c.level[live] / step).astype(np.int64)
     low_bucket = bucket.min()
     width = int(bucket.max() - low_bucket + 1)
     cell = (bucket - low_bucket) * 2 + (~c.is_long[live]).astype(np.int64)
-    L = run.log_keep_cum
     weight = c.notional[live] * np.exp(-L[c.bar[live]])
     size = width * 2 * (K + 1)
-    b, d = birth[live], death[live]
-    volume = np.bincount(cell * (K + 1) + b, weight, minlength=size)
-    volume -= np.bincount(cell * (K + 1) + d, weight, minlength=size)
-    density = np.bincount(cell * (K + 1) + b, minlength=size).astype(np.int64)
-    density -= np.bincount(cell * (K + 1) + d, minlength=size)
-    volume = np.cumsum(volume.reshape(width * 2, K + 1), axis=1)[:, :K]
+    start, stop = cell * (K + 1) + birth[live], cell * (K + 1) + death[live]
+    volume = np.bincount(start, weight, minlength=size) - np.bincount(stop, weight, minlength=size)
+    density = np.bincount(start, minlength=size) - np.bincount(stop, minlength=size)
+    volume = np.cumsum(volume.reshape(width * 2, K + 1), axis=1)[:, :K] * scale[None, :]
     density = np.cumsum(density.reshape(width * 2, K + 1), axis=1)[:, :K]
-    scale = np.where(done > 0, np.exp(L[np.maximum(done - 1, 0)]), 0.0)
-    volume = volume * scale[None, :]
-    cells, times = np.nonzero(density > 0)
-    vol = volume[cells, times]
+    cells, at = np.nonzero(density > 0)
+    vol = volume[cells, at]
     keep = vol > 0
-    cells, times, vol = cells[keep], times[keep], vol[keep]
+    cells, at, vol = cells[keep], at[keep], vol[keep]
     return pd.DataFrame(
         {
-            "time_bucket": np.asarray(snapshot_times, dtype=np.int64)[times],
+            "time_bucket": times[at],
             "price_bucket": (cells // 2 + low_bucket) * step,
             "side": np.where(cells % 2 == 0, "long", "short"),
             "volume": vol,
-            "density": density[cells, times],
+            "density": density[cells, at].astype(np.int64),
         }
     )

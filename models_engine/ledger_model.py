@@ -13,6 +13,7 @@ from .ledger import (
     Cohorts,
     closed_per_bar,
     consumed_log,
+    empty_snapshots,
     pending_levels,
     pending_snapshots,
     run_ledger,
@@ -125,7 +126,7 @@ def empty_result(model: str, step: float, warnings: list[str]) -> ModelResult:
     return ModelResult(
         model=model,
         levels=pd.DataFrame(columns=LEVEL_COLUMNS),
-        heatmap=pd.DataFrame(columns=["time_bucket", "price_bucket", "side", "volume", "density"]),
+        heatmap=empty_snapshots(),
         predicted=pd.DataFrame(columns=["time", "price_bucket", "side", "volume"]),
         confidence=0.0,
         warnings=tuple(warnings),

@@ -10,6 +10,7 @@ from models_engine.base import ModelConfig, ModelResult
 from models_engine.binance_standard import BinanceStandardModel
 from models_engine.ensemble import EnsembleModel, all_models, check_weights, combine
 from models_engine.funding_adjusted import FundingAdjustedModel
+from models_engine.ledger import empty_snapshots
 from models_engine.market import BAR_MS, MarketData, auto_price_step
 from models_engine.trade_clusters import TradeClustersModel
 
@@ -108,7 +109,7 @@ def member(name: str, long_level: float, short_level: float, confidence: float) 
             "confidence": [confidence] * 2,
         }
     )
-    empty_heat = pd.DataFrame(columns=["time_bucket", "price_bucket", "side", "volume", "density"])
+    empty_heat = empty_snapshots()
     empty_log = pd.DataFrame(columns=["time", "price_bucket", "side", "volume"])
     return ModelResult(
         name, levels, empty_heat, empty_log, confidence, (), 100.0, 100_000.0, T0, {}
@@ -204,3 +205,4 @@ def test_snapshots_start_on_the_hour_and_use_only_finished_bars():
     times = np.unique(result.heatmap["time_bucket"])
     assert list(times) == [T0 + h * 3_600_000 for h in range(1, 6)]  # 60 bars = 5 hours
     assert result.as_of == T0 + n * BAR_MS
+    assert set(result.heatmap["leverage"]) == {5.0, 10.0, 20.0, 25.0, 50.0, 100.0}
