@@ -76,6 +76,8 @@ def ingest(
                 outcome[item.dataset.name]["rows"] += rows
                 bar.update(path.stat().st_size)
             tables = warehouse.table_counts(con, symbol)
+            if any(c["loaded"] or c["replaced"] for c in outcome.values()):
+                warehouse.publish(con)
     except BaseException:
         run.status, run.finished_at = IngestRun.Status.FAILED, timezone.now()
         run.save()
@@ -264,6 +266,7 @@ def calculate(
                 is_valid=result.is_valid,
                 warnings=list(result.warnings),
             )
+        warehouse.publish(con)
     return summary
 
 

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
+import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,10 +18,13 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+import structlog
 from django.conf import settings
 from filelock import FileLock
 
 from heatmaps.binance.formats import Dataset, RejectedFile, explain_csv_error
+
+_log = structlog.get_logger("liqmap.warehouse")
 
 _KLINE_TABLE = """(
     file_id INTEGER NOT NULL, symbol VARCHAR NOT NULL, interval VARCHAR NOT NULL,
@@ -543,3 +549,247 @@ def computed_counts(con: duckdb.DuckDBPyConnection, symbol: str) -> dict[str, di
         ).fetchall()
         out[table] = dict(rows)
     return out
+
+
+# --- serving: read-only snapshots for the web ------------------------------------------------
+# DuckDB allows one read-write process or many read-only ones, never both. Writers therefore
+# publish a snapshot of what the web reads after each job and swap a pointer to it atomically;
+# web workers open the snapshot the pointer names, read-only, and never wait for a writer.
+
+SERVED_TABLES = (
+    "klines",
+    "mark_price_klines",
+    "metrics",
+    "funding_rate",
+    "liquidation_history",
+    "liquidation_levels",
+    "heatmap_cache",
+    "predicted_liquidations",
+    "model_runs",
+)
+_POINTER = "current"
+
+
+class WarehouseUnavailable(Exception):
+    """The warehouse could not be read even after the retries."""
+
+
+def publish(con: duckdb.DuckDBPyConnection, serving: Path | None = None) -> Path:
+    """Copy the served tables into a new snapshot file and make it the current one."""
+    serving = Path(serving or settings.SERVING_PATH)
+    serving.mkdir(parents=True, exist_ok=True)
+    name = f"snapshot-{datetime.utcnow():%Y%m%dT%H%M%S%f}.duckdb"
+    partial = serving / (name + ".partial")
+    partial.unlink(missing_ok=True)
+    con.execute(f"ATTACH '{partial}' AS snapshot")
+    try:
+        for table in SERVED_TABLES:
+            con.execute(f"CREATE TABLE snapshot.{table} AS SELECT * FROM {table}")
+    finally:
+        con.execute("DETACH snapshot")
+    os.replace(partial, serving / name)
+    pointer = serving / (_POINTER + ".partial")
+    pointer.write_text(name)
+    os.replace(pointer, serving / _POINTER)
+    # readers that still hold an older snapshot keep reading it: unlinking an open file is safe
+    for old in sorted(serving.glob("snapshot-*.duckdb"))[:-2]:
+        old.unlink(missing_ok=True)
+    return serving / name
+
+
+def current_snapshot(serving: Path | None = None) -> Path | None:
+    serving = Path(serving or settings.SERVING_PATH)
+    try:
+        return serving / (serving / _POINTER).read_text().strip()
+    except FileNotFoundError:
+        return None
+
+
+_readers: dict[Path, duckdb.DuckDBPyConnection] = {}
+_readers_lock = threading.Lock()
+
+
+def _reader(path: Path) -> duckdb.DuckDBPyConnection:
+    """One read-only connection per snapshot and process; callers take a cursor each."""
+    with _readers_lock:
+        con = _readers.get(path)
+        if con is None:
+            for stale in list(_readers):
+                _readers.pop(stale).close()
+            con = duckdb.connect(str(path), read_only=True)
+            _readers[path] = con
+        return con
+
+
+def read(sql: str, params: dict | list | None = None) -> pd.DataFrame:
+    """Run a query on the current snapshot; retried with backoff, then WarehouseUnavailable.
+
+    An empty warehouse (nothing published yet) reads as empty frames, not as an error.
+    """
+    delays = list(settings.WAREHOUSE_RETRY_DELAYS)
+    for attempt in range(len(delays) + 1):
+        try:
+            path = current_snapshot()
+            if path is None:
+                return pd.DataFrame()
+            cursor = _reader(path).cursor()
+            try:
+                return cursor.execute(sql, params or []).df()
+            finally:
+                cursor.close()
+        except (duckdb.Error, OSError) as exc:
+            with _readers_lock:
+                for stale in list(_readers):
+                    _readers.pop(stale).close()
+            if attempt == len(delays):
+                _log.error("warehouse_read_failed", attempts=attempt + 1, exc_info=exc)
+                raise WarehouseUnavailable(str(exc)) from exc
+            _log.warning("warehouse_read_retry", attempt=attempt + 1, error=str(exc))
+            time.sleep(delays[attempt])
+    raise AssertionError("unreachable")
+
+
+def snapshot_id() -> str:
+    """Changes whenever new data is published: part of every cached response's key."""
+    path = current_snapshot()
+    return path.name if path else "empty"
+
+
+def served_symbols() -> list[str]:
+    frame = read("SELECT DISTINCT symbol FROM model_runs ORDER BY symbol")
+    return frame["symbol"].tolist() if len(frame) else []
+
+
+def latest_run(symbol: str, model: str) -> dict | None:
+    frame = read(
+        """SELECT epoch_ms(as_of) AS as_of, price_step, current_price, confidence, is_valid,
+                  warnings FROM model_runs WHERE symbol = ? AND model = ?
+           ORDER BY as_of DESC, computed_at DESC LIMIT 1""",
+        [symbol, model],
+    )
+    if frame.empty:
+        return None
+    row = frame.iloc[0].to_dict()
+    row["warnings"] = list(row["warnings"])
+    return row
+
+
+def heatmap_cells(
+    symbol: str,
+    model: str,
+    start_ms: int,
+    end_ms: int,
+    bucket_ms: int,
+    price_step: float,
+    price_min: float | None,
+    price_max: float | None,
+    leverages: list[float] | None,
+) -> pd.DataFrame:
+    """Pending notional per display cell: the hourly snapshot at each bucket's start, summed
+    into price buckets of ``price_step`` (pending is a stock: it is sampled, not summed, in
+    time). Columns: time_bucket (ms), price_bucket, side, volume."""
+    return read(
+        """SELECT epoch_ms(time_bucket) AS time_bucket,
+                  floor(price_bucket / $step) * $step AS price_bucket, side,
+                  sum(volume) AS volume
+           FROM heatmap_cache
+           WHERE symbol = $symbol AND model = $model
+             AND time_bucket >= epoch_ms($start) AND time_bucket <= epoch_ms($end)
+             AND epoch_ms(time_bucket) % $bucket = 0
+             AND ($pmin IS NULL OR price_bucket >= $pmin)
+             AND ($pmax IS NULL OR price_bucket < $pmax)
+             AND ($all_tiers OR list_contains($tiers, leverage))
+           GROUP BY ALL""",
+        {
+            "symbol": symbol,
+            "model": model,
+            "start": start_ms,
+            "end": end_ms,
+            "bucket": bucket_ms,
+            "step": price_step,
+            "pmin": price_min,
+            "pmax": price_max,
+            "all_tiers": not leverages,
+            "tiers": [float(x) for x in leverages or [0.0]],
+        },
+    )
+
+
+def heatmap_extent(
+    symbol: str, model: str, start_ms: int, end_ms: int
+) -> tuple[int | None, int | None, float | None, float | None]:
+    """(first time, last time, lowest bucket, highest bucket) of a model's cache in a range."""
+    frame = read(
+        """SELECT epoch_ms(min(time_bucket)) AS t0, epoch_ms(max(time_bucket)) AS t1,
+                  min(price_bucket) AS p0, max(price_bucket) AS p1
+           FROM heatmap_cache WHERE symbol = ? AND model = ?
+             AND time_bucket >= epoch_ms(?) AND time_bucket <= epoch_ms(?)""",
+        [symbol, model, start_ms, end_ms],
+    )
+    if frame.empty or pd.isna(frame.iloc[0]["t0"]):
+        return None, None, None, None
+    row = frame.iloc[0]
+    return int(row["t0"]), int(row["t1"]), float(row["p0"]), float(row["p1"])
+
+
+def candles(symbol: str, start_ms: int, end_ms: int, bucket_ms: int) -> pd.DataFrame:
+    """OHLC of the 5-minute (or finer) candles aggregated into ``bucket_ms`` buckets."""
+    return read(
+        """WITH bars AS (
+               SELECT * FROM klines WHERE symbol = $symbol
+                 AND interval = (SELECT min_by(interval, CASE interval WHEN '5m' THEN 0
+                                  WHEN '1m' THEN 1 ELSE 2 END) FROM klines
+                                  WHERE symbol = $symbol)
+                 AND open_time >= epoch_ms($start) AND open_time < epoch_ms($end))
+           SELECT epoch_ms(open_time) // $bucket * $bucket AS time,
+                  arg_min(open, open_time) AS open, max(high) AS high, min(low) AS low,
+                  arg_max(close, open_time) AS close
+           FROM bars GROUP BY 1 ORDER BY 1""",
+        {"symbol": symbol, "start": start_ms, "end": end_ms, "bucket": bucket_ms},
+    )
+
+
+def levels(symbol: str, model: str, leverage: float | None = None) -> pd.DataFrame:
+    """The latest pending levels of a model: price_level, price_bucket, volume, side, leverage,
+    confidence, timestamp (ms)."""
+    return read(
+        """SELECT price_level, price_bucket, liquidation_volume AS volume, side,
+                  CAST(rtrim(leverage_tier, 'x') AS DOUBLE) AS leverage, confidence,
+                  epoch_ms(timestamp) AS timestamp
+           FROM liquidation_levels
+           WHERE symbol = $symbol AND model = $model
+             AND timestamp = (SELECT max(timestamp) FROM liquidation_levels
+                              WHERE symbol = $symbol AND model = $model)
+             AND ($leverage IS NULL OR leverage_tier = CAST(CAST($leverage AS INTEGER) AS VARCHAR)
+                  || 'x')
+           ORDER BY price_level""",
+        {"symbol": symbol, "model": model, "leverage": leverage},
+    )
+
+
+def realized_events(symbol: str, start_ms: int, end_ms: int, limit: int) -> pd.DataFrame:
+    return read(
+        """SELECT epoch_ms(timestamp) AS time, price, quantity, side, price * quantity AS volume
+           FROM liquidation_history WHERE symbol = ?
+             AND timestamp >= epoch_ms(?) AND timestamp < epoch_ms(?)
+           ORDER BY timestamp LIMIT ?""",
+        [symbol, start_ms, end_ms, limit],
+    )
+
+
+def realized_total(symbol: str, start_ms: int, end_ms: int) -> float:
+    frame = read(
+        """SELECT coalesce(sum(price * quantity), 0) AS v FROM liquidation_history
+           WHERE symbol = ? AND timestamp > epoch_ms(?) AND timestamp <= epoch_ms(?)""",
+        [symbol, start_ms, end_ms],
+    )
+    return float(frame.iloc[0]["v"]) if len(frame) else 0.0
+
+
+def predicted_total(symbol: str, model: str, start_ms: int, end_ms: int) -> float:
+    frame = read(
+        """SELECT coalesce(sum(volume), 0) AS v FROM predicted_liquidations
+           WHERE symbol = ? AND model = ? AND time >= epoch_ms(?) AND time < epoch_ms(?)""",
+        [symbol, model, start_ms, end_ms],
+    )
+    return float(frame.iloc[0]["v"]) if len(frame) else 0.0

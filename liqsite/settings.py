@@ -1,5 +1,6 @@
 """liqmap settings: one file, every value from the environment (or `.env`), see `.env.example`."""
 
+import importlib.util
 from pathlib import Path
 
 import environ
@@ -28,6 +29,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_q",
     "heatmaps",
 ]
@@ -80,12 +83,26 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+# plotly.js comes from the installed plotly package (the app works offline, no CDN)
+STATICFILES_DIRS = [
+    BASE_DIR / "static",
+    ("plotly", Path(importlib.util.find_spec("plotly").origin).parent / "package_data"),
+]
+# After `collectstatic`, WhiteNoise serves hashed, compressed files from STATIC_ROOT; before it
+# (a fresh checkout, the tests) it serves them straight from the app folders.
+_COLLECTED = (STATIC_ROOT / "staticfiles.json").exists()
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if _COLLECTED
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
 }
-LOGIN_URL = "/admin/login/"
+WHITENOISE_USE_FINDERS = not _COLLECTED
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "heatmap"
+LOGOUT_REDIRECT_URL = "login"
 
 # --- liqmap ---------------------------------------------------------------------------------
 DUCKDB_PATH = Path(
@@ -98,9 +115,43 @@ MODEL_WEIGHTS = env.json(
     "MODEL_WEIGHTS",
     default={"binance_standard": 0.5, "funding_adjusted": 0.3, "trade_clusters": 0.2},
 )
+# The web reads a read-only snapshot of the warehouse that writers publish after each job
+# (DuckDB allows one writer or many readers, never both).
+SERVING_PATH = Path(env.str("SERVING_PATH", default=str(DUCKDB_PATH.parent / "serving")))
+# Waits before retrying a failed warehouse read; after the last one the API answers 503.
+WAREHOUSE_RETRY_DELAYS = [float(x) for x in env.list("WAREHOUSE_RETRY_DELAYS", default=[1, 3, 9])]
 FETCH_RETRIES = env.int("FETCH_RETRIES", default=3)
 # Waits between download attempts: 1x, 3x, 9x this many seconds.
 FETCH_BACKOFF_SECONDS = env.float("FETCH_BACKOFF_SECONDS", default=1.0)
+
+# --- API ---------------------------------------------------------------------------------
+# A cache every server process shares: throttle counters and rendered heatmaps live here.
+CACHES = {
+    "default": env.cache_url("CACHE_URL", default=f"filecache://{BASE_DIR / 'data' / 'cache'}")
+}
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"user": env.str("API_THROTTLE_RATE", default="1200/min")},
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "heatmaps.api.errors.handle",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "liqmap API",
+    "DESCRIPTION": "Predicted liquidation levels, heatmaps and trading signals for bots.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+}
 
 # --- jobs (django-q2) -----------------------------------------------------------------------
 Q_CLUSTER = {

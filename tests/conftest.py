@@ -77,3 +77,89 @@ def archive_server(tmp_path):
     finally:
         server.shutdown()
         server.server_close()
+
+
+# --- personas and a served warehouse ---------------------------------------------------------
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, settings):
+    """Every test gets its own shared-file cache (throttle counters, rendered heatmaps), and
+    passwords hash fast (the real hasher costs a third of a second per user)."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(tmp_path / "cache"),
+        }
+    }
+
+
+@pytest.fixture
+def staff(django_user_model):
+    return django_user_model.objects.create_user(
+        "staff", "staff@example.com", PASSWORD, is_staff=True, is_superuser=True
+    )
+
+
+@pytest.fixture
+def dashboard_user(django_user_model):
+    return django_user_model.objects.create_user("trader", "trader@example.com", PASSWORD)
+
+
+@pytest.fixture
+def bot_token(django_user_model):
+    from rest_framework.authtoken.models import Token
+
+    bot = django_user_model.objects.create_user("nautilus", "bot@example.com", PASSWORD)
+    return Token.objects.create(user=bot).key
+
+
+@pytest.fixture
+def clients(client, staff, dashboard_user, bot_token):
+    """Each persona's HTTP client: staff and the trader logged in, the bot with its token."""
+    from django.test import Client
+
+    as_staff, as_trader = Client(), Client()
+    as_staff.force_login(staff)
+    as_trader.force_login(dashboard_user)
+    return {
+        "staff": as_staff,
+        "trader": as_trader,
+        "bot": Client(HTTP_AUTHORIZATION=f"Token {bot_token}"),
+        "outsider": client,
+    }
+
+
+def build_served_warehouse(root: Path, end=None) -> tuple[Path, Path]:
+    """Ingest the sample and calculate every model into ``root``; return (duckdb, serving)."""
+    from datetime import date
+
+    from django.test import override_settings
+
+    from heatmaps import tasks
+    from heatmaps.models import IngestRun, WeightConfig
+
+    duckdb_path, serving = root / "liquidations.duckdb", root / "serving"
+    with override_settings(DUCKDB_PATH=duckdb_path, SERVING_PATH=serving):
+        tasks.ingest("BTCUSDT", date(2024, 1, 1), date(2024, 1, 10), source=SAMPLE)
+        tasks.calculate("BTCUSDT", end=end)
+    IngestRun.objects.all().delete()
+    WeightConfig.objects.all().delete()
+    return duckdb_path, serving
+
+
+@pytest.fixture(scope="session")
+def sample_served(tmp_path_factory, django_db_setup, django_db_blocker) -> tuple[Path, Path]:
+    """The sample, ingested and calculated once per test session (read-only for tests)."""
+    with django_db_blocker.unblock():
+        return build_served_warehouse(tmp_path_factory.mktemp("served"))
+
+
+@pytest.fixture
+def served(sample_served, settings):
+    settings.DUCKDB_PATH, settings.SERVING_PATH = sample_served
+    settings.WAREHOUSE_RETRY_DELAYS = [0.01, 0.01, 0.01]
+    return sample_served

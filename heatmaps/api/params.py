@@ -1,0 +1,90 @@
+"""Query parameters of each endpoint: parsed and checked here, so that a bad one is a 400
+that names it."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from heatmaps import tasks, warehouse
+
+TIMEFRAMES_MS = {
+    "12h": 12 * 3_600_000,
+    "1d": 86_400_000,
+    "3d": 3 * 86_400_000,
+    "7d": 7 * 86_400_000,
+    "30d": 30 * 86_400_000,
+    "90d": 90 * 86_400_000,
+    "1y": 365 * 86_400_000,
+}
+LEVERAGE_TIERS = (5, 10, 20, 25, 50, 100)
+
+
+class SymbolParams(serializers.Serializer):
+    symbol = serializers.CharField(default="BTCUSDT", help_text="e.g. BTCUSDT")
+
+    def validate_symbol(self, value: str) -> str:
+        value = value.strip().upper()
+        known = warehouse.served_symbols()
+        if value not in known:
+            listed = ", ".join(known) or "none yet: run ingest and calculate"
+            raise serializers.ValidationError(f"unknown symbol {value!r} (known: {listed})")
+        return value
+
+
+class ModelParams(SymbolParams):
+    model = serializers.ChoiceField(choices=tasks.MODEL_NAMES, default="ensemble")
+
+
+class RangeMixin:
+    def validate(self, attrs):
+        start, end = attrs.get("start"), attrs.get("end")
+        if start and end and start >= end:
+            raise serializers.ValidationError({"start": "start must be before end"})
+        return attrs
+
+
+class HeatmapParams(RangeMixin, ModelParams):
+    timeframe = serializers.ChoiceField(choices=list(TIMEFRAMES_MS), default="1d")
+    start = serializers.DateTimeField(required=False, help_text="ISO 8601; overrides timeframe")
+    end = serializers.DateTimeField(required=False, help_text="ISO 8601; default: latest data")
+    price_step = serializers.FloatField(
+        required=False, min_value=0.0, help_text="USDT; a multiple of the model's bucket"
+    )
+    price_min = serializers.FloatField(required=False, min_value=0.0)
+    price_max = serializers.FloatField(required=False, min_value=0.0)
+    leverage = serializers.CharField(
+        required=False, help_text="comma-separated tiers, e.g. 10,25 (default: all)"
+    )
+
+    def validate_leverage(self, value: str) -> list[float]:
+        try:
+            tiers = sorted({int(part) for part in value.split(",") if part.strip()})
+        except ValueError:
+            raise serializers.ValidationError("tiers are whole numbers, e.g. 10,25") from None
+        unknown = [t for t in tiers if t not in LEVERAGE_TIERS]
+        if unknown or not tiers:
+            raise serializers.ValidationError(
+                f"unknown tier(s) {unknown}; known: {', '.join(map(str, LEVERAGE_TIERS))}"
+            )
+        return [float(t) for t in tiers]
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        low, high = attrs.get("price_min"), attrs.get("price_max")
+        if low is not None and high is not None and low >= high:
+            raise serializers.ValidationError({"price_min": "price_min must be below price_max"})
+        return attrs
+
+
+class LevelsParams(ModelParams):
+    leverage = serializers.ChoiceField(choices=LEVERAGE_TIERS, required=False)
+
+
+class HistoryParams(RangeMixin, SymbolParams):
+    start = serializers.DateTimeField(required=False, help_text="default: a day before end")
+    end = serializers.DateTimeField(required=False, help_text="default: the latest data")
+    limit = serializers.IntegerField(default=1000, min_value=1, max_value=10_000)
+
+
+class SignalParams(ModelParams):
+    pass

@@ -1,0 +1,129 @@
+"""Response shapes, for the OpenAPI schema (bots generate clients from it)."""
+
+from rest_framework import serializers
+
+
+class MetadataSerializer(serializers.Serializer):
+    total_volume = serializers.FloatField(help_text="pending USDT in the last column")
+    highest_density_price = serializers.FloatField(allow_null=True)
+    confidence = serializers.FloatField()
+    is_valid = serializers.BooleanField()
+    warnings = serializers.ListField(child=serializers.CharField())
+    time_bucket_seconds = serializers.IntegerField()
+    price_step = serializers.FloatField()
+    as_of = serializers.CharField(allow_null=True)
+
+
+class CandlesSerializer(serializers.Serializer):
+    time = serializers.ListField(child=serializers.CharField())
+    open = serializers.ListField(child=serializers.FloatField())
+    high = serializers.ListField(child=serializers.FloatField())
+    low = serializers.ListField(child=serializers.FloatField())
+    close = serializers.ListField(child=serializers.FloatField())
+
+
+_matrix = serializers.ListField(
+    child=serializers.ListField(child=serializers.FloatField()),
+    help_text="rows = prices, columns = times; pending liquidation notional in USDT",
+)
+
+
+class HeatmapSerializer(serializers.Serializer):
+    symbol = serializers.CharField()
+    model = serializers.CharField()
+    timeframe = serializers.CharField()
+    times = serializers.ListField(child=serializers.CharField())
+    prices = serializers.ListField(child=serializers.FloatField())
+    long = _matrix
+    short = _matrix
+    candles = CandlesSerializer()
+    current_price = serializers.FloatField(allow_null=True)
+    metadata = MetadataSerializer()
+
+
+class LevelSerializer(serializers.Serializer):
+    price = serializers.FloatField()
+    volume = serializers.FloatField(help_text="USDT")
+    side = serializers.ChoiceField(choices=["long", "short"])
+    leverage = serializers.IntegerField()
+    confidence = serializers.FloatField()
+
+
+class PricedVolumeSerializer(serializers.Serializer):
+    price = serializers.FloatField()
+    volume = serializers.FloatField()
+
+
+class CumulativeSerializer(serializers.Serializer):
+    long = PricedVolumeSerializer(many=True)
+    short = PricedVolumeSerializer(many=True)
+
+
+class LevelsSerializer(serializers.Serializer):
+    symbol = serializers.CharField()
+    model = serializers.CharField()
+    current_price = serializers.FloatField(allow_null=True)
+    timestamp = serializers.CharField(allow_null=True)
+    levels = LevelSerializer(many=True)
+    cumulative = CumulativeSerializer()
+    confidence = serializers.FloatField()
+    warnings = serializers.ListField(child=serializers.CharField())
+
+
+class MeanLevelSerializer(serializers.Serializer):
+    long = serializers.FloatField(required=False)
+    short = serializers.FloatField(required=False)
+
+
+class ModelLevelsSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    avg_confidence = serializers.FloatField()
+    levels = LevelSerializer(many=True)
+    mean_level = MeanLevelSerializer()
+
+
+class ZoneSerializer(serializers.Serializer):
+    side = serializers.ChoiceField(choices=["long", "short"])
+    low = serializers.FloatField()
+    high = serializers.FloatField()
+    gap_pct = serializers.FloatField()
+
+
+class CompareSerializer(serializers.Serializer):
+    symbol = serializers.CharField()
+    current_price = serializers.FloatField(allow_null=True)
+    models = ModelLevelsSerializer(many=True)
+    zones = ZoneSerializer(many=True)
+
+
+class EventSerializer(serializers.Serializer):
+    time = serializers.CharField()
+    price = serializers.FloatField()
+    quantity = serializers.FloatField()
+    side = serializers.ChoiceField(choices=["long", "short"])
+    volume = serializers.FloatField()
+
+
+class HistorySerializer(serializers.Serializer):
+    symbol = serializers.CharField()
+    start = serializers.CharField(allow_null=True)
+    end = serializers.CharField(allow_null=True)
+    count = serializers.IntegerField()
+    events = EventSerializer(many=True)
+
+
+class SignalSerializer(serializers.Serializer):
+    action = serializers.ChoiceField(choices=["AVOID", "REVERSAL_OPPORTUNITY", "WAIT", "CLEAR"])
+    reason = serializers.CharField()
+    confidence = serializers.FloatField()
+    cluster_price = serializers.FloatField(allow_null=True)
+    distance_pct = serializers.FloatField(allow_null=True)
+    symbol = serializers.CharField()
+    model = serializers.CharField()
+    current_price = serializers.FloatField(allow_null=True)
+    as_of = serializers.CharField(allow_null=True)
+
+
+class HealthSerializer(serializers.Serializer):
+    status = serializers.CharField()
+    user = serializers.CharField()

@@ -1,0 +1,100 @@
+"""API views: parse the query, call payloads, answer. The heatmap is cached per snapshot."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from django.core.cache import cache
+from django.http import HttpResponse
+from drf_spectacular.utils import extend_schema
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from heatmaps import warehouse
+
+from . import params, payloads, serializers
+
+CACHE_SECONDS = 24 * 3600
+
+
+def _parse(serializer_class, request) -> dict:
+    parser = serializer_class(data=request.query_params)
+    parser.is_valid(raise_exception=True)
+    return parser.validated_data
+
+
+def _call(function, **kwargs):
+    try:
+        return function(**kwargs)
+    except payloads.BadParameter as exc:
+        raise ValidationError({exc.parameter: [str(exc)]}) from None
+
+
+class HeatmapView(APIView):
+    @extend_schema(
+        parameters=[params.HeatmapParams],
+        responses=serializers.HeatmapSerializer,
+        summary="Pending liquidations, time × price, with candles",
+    )
+    def get(self, request):
+        query = _parse(params.HeatmapParams, request)
+        # new data publishes a new snapshot, so a key with its id never serves stale data
+        key = (
+            "heatmap:"
+            + hashlib.sha256(
+                f"{warehouse.snapshot_id()}|{sorted(query.items())}".encode()
+            ).hexdigest()
+        )
+        body = cache.get(key)
+        if body is None:
+            body = json.dumps(_call(payloads.heatmap, **query), separators=(",", ":")).encode()
+            cache.set(key, body, CACHE_SECONDS)
+        return HttpResponse(body, content_type="application/json")
+
+
+class LevelsView(APIView):
+    @extend_schema(
+        parameters=[params.LevelsParams],
+        responses=serializers.LevelsSerializer,
+        summary="Current liquidation levels by leverage tier",
+    )
+    def get(self, request):
+        return Response(_call(payloads.levels, **_parse(params.LevelsParams, request)))
+
+
+class HistoryView(APIView):
+    @extend_schema(
+        parameters=[params.HistoryParams],
+        responses=serializers.HistorySerializer,
+        summary="Realized liquidations",
+    )
+    def get(self, request):
+        return Response(_call(payloads.history, **_parse(params.HistoryParams, request)))
+
+
+class CompareModelsView(APIView):
+    @extend_schema(
+        parameters=[params.SymbolParams],
+        responses=serializers.CompareSerializer,
+        summary="Every model's levels side by side",
+    )
+    def get(self, request):
+        return Response(_call(payloads.compare_models, **_parse(params.SymbolParams, request)))
+
+
+class SignalsView(APIView):
+    @extend_schema(
+        parameters=[params.SignalParams],
+        responses=serializers.SignalSerializer,
+        summary="What a bot should do now: AVOID, REVERSAL_OPPORTUNITY, WAIT or CLEAR",
+    )
+    def get(self, request):
+        return Response(_call(payloads.signal, **_parse(params.SignalParams, request)))
+
+
+class HealthView(APIView):
+    @extend_schema(responses=serializers.HealthSerializer, summary="Authenticated ping")
+    def get(self, request):
+        return Response({"status": "ok", "user": request.user.get_username()})

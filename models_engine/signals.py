@@ -1,0 +1,83 @@
+"""Trading signals for bots, from pending levels and the last hour's liquidations.
+
+Precedence: WAIT (the ensemble is not confident enough to act on), REVERSAL_OPPORTUNITY
+(liquidations realized in the last hour exceed what the model expected to be consumed by half
+again, and are at least three times the day's hourly average: a cascade is under way; the
+second condition keeps a few stray liquidations in a quiet hour from counting), AVOID (the price is within 2 % of a cluster: a bucket in the top decile
+of pending notional), otherwise CLEAR.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+WAIT_BELOW_CONFIDENCE = 0.5
+AVOID_WITHIN = 0.02
+CLUSTER_QUANTILE = 0.9
+CASCADE_MARGIN = 1.5  # realized must exceed predicted consumption by half again
+CASCADE_SURGE = 3.0  # ... and the last 24 hours' hourly average this many times
+
+
+def nearest_cluster(levels: pd.DataFrame, price: float) -> tuple[float | None, float | None]:
+    """(bucket price, distance as a share of price) of the nearest top-decile bucket.
+
+    levels: price_bucket, volume (both sides and all tiers are summed per bucket).
+    """
+    if len(levels) == 0 or not np.isfinite(price) or price <= 0:
+        return None, None
+    per_bucket = levels.groupby("price_bucket")["volume"].sum()
+    per_bucket = per_bucket[per_bucket > 0]
+    if per_bucket.empty:
+        return None, None
+    clusters = per_bucket[per_bucket >= per_bucket.quantile(CLUSTER_QUANTILE)]
+    step = float(np.diff(per_bucket.index.to_numpy()).min()) if len(per_bucket) > 1 else 0.0
+    centres = clusters.index.to_numpy(float) + step / 2
+    distance = np.abs(centres - price) / price
+    nearest = int(np.argmin(distance))
+    return float(clusters.index[nearest]), float(distance[nearest])
+
+
+def trading_signal(
+    levels: pd.DataFrame,
+    price: float,
+    confidence: float,
+    realized_last_hour: float,
+    predicted_last_hour: float,
+    realized_last_day: float,
+) -> dict:
+    """The action a bot should take now, with the reason in words (volumes in USDT)."""
+    cluster, distance = nearest_cluster(levels, price)
+    signal = {
+        "confidence": round(float(confidence), 4),
+        "cluster_price": cluster,
+        "distance_pct": None if distance is None else round(100 * distance, 3),
+    }
+    if confidence < WAIT_BELOW_CONFIDENCE:
+        return {
+            **signal,
+            "action": "WAIT",
+            "reason": f"Low model confidence ({confidence:.2f} < {WAIT_BELOW_CONFIDENCE})",
+        }
+    surge = realized_last_hour >= CASCADE_SURGE * realized_last_day / 24
+    if (
+        realized_last_hour > 0
+        and surge
+        and realized_last_hour > CASCADE_MARGIN * predicted_last_hour
+    ):
+        return {
+            **signal,
+            "action": "REVERSAL_OPPORTUNITY",
+            "reason": (
+                f"Liquidation cascade: ${realized_last_hour:,.0f} liquidated in the "
+                f"last hour against ${predicted_last_hour:,.0f} predicted"
+            ),
+        }
+    if distance is not None and distance <= AVOID_WITHIN:
+        return {
+            **signal,
+            "action": "AVOID",
+            "reason": f"Liquidation cluster at ${cluster:,.0f} ({100 * distance:.2f}% away)",
+        }
+    reason = "No liquidation cluster within 2% of the price"
+    return {**signal, "action": "CLEAR", "reason": reason}

@@ -1,0 +1,84 @@
+"""GET /api/v1/liquidations/heatmap: matrices, resolution, filters, cache."""
+
+import json
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.django_db
+URL = "/api/v1/liquidations/heatmap"
+
+
+def get(client, **query):
+    response = client.get(URL, query)
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def test_it_answers_matrices_of_prices_by_times_with_candles(served, clients):
+    body = get(clients["bot"], timeframe="7d", model="ensemble")
+
+    times, prices = body["times"], body["prices"]
+    assert len(times) == 169 and body["metadata"]["time_bucket_seconds"] == 3600
+    assert prices == sorted(prices) and body["metadata"]["price_step"] == 100.0
+    for side in ("long", "short"):
+        matrix = np.array(body[side])
+        assert matrix.shape == (len(prices), len(times)) and (matrix >= 0).all()
+    longs, shorts = np.array(body["long"])[:, -1], np.array(body["short"])[:, -1]
+    price = body["current_price"]
+    # in the last column, longs sit below the price and shorts above it
+    assert longs[np.array(prices) > price].sum() < 0.01 * longs.sum()
+    assert shorts[np.array(prices) + 100 < price].sum() < 0.01 * shorts.sum()
+    assert body["candles"]["time"] == times[: len(body["candles"]["time"])]
+    assert len(body["candles"]["close"]) >= len(times) - 1
+    assert body["metadata"]["total_volume"] == pytest.approx(longs.sum() + shorts.sum(), rel=1e-3)
+    assert body["times"][-1] == body["metadata"]["as_of"] == "2024-01-11T00:00:00Z"
+
+
+def test_a_long_view_stays_within_500_columns_400_rows_and_well_under_1_mb(served, clients):
+    for timeframe in ("30d", "90d", "1y"):
+        response = clients["bot"].get(URL, {"timeframe": timeframe})
+        body = response.json()
+        assert len(body["times"]) <= 500 and len(body["prices"]) <= 400
+        assert len(response.content) < 600_000, (timeframe, len(response.content))
+
+
+def test_zooming_in_gets_finer_buckets(served, clients):
+    wide = get(clients["trader"], timeframe="30d")
+    narrow = get(
+        clients["trader"],
+        start="2024-01-09T00:00:00Z",
+        end="2024-01-09T12:00:00Z",
+        price_min=44000,
+        price_max=48000,
+    )
+    assert narrow["metadata"]["time_bucket_seconds"] <= wide["metadata"]["time_bucket_seconds"]
+    assert narrow["times"][0] == "2024-01-09T00:00:00Z" and len(narrow["times"]) == 13
+    assert narrow["prices"][0] == 44000 and narrow["prices"][-1] == 47900
+
+
+def test_the_leverage_filter_keeps_only_those_tiers(served, clients):
+    every = np.array(get(clients["bot"], timeframe="1d")["long"]).sum()
+    high = np.array(get(clients["bot"], timeframe="1d", leverage="50,100")["long"]).sum()
+    low = np.array(get(clients["bot"], timeframe="1d", leverage="5,10,20,25")["long"]).sum()
+    assert 0 < high < every and 0 < low < every
+    assert high + low == pytest.approx(every, rel=0.01)
+
+
+def test_a_repeated_request_is_served_from_the_cache_until_new_data_is_published(served, clients):
+    from heatmaps import warehouse
+
+    first = clients["bot"].get(URL, {"timeframe": "3d"}).content
+    second = clients["trader"].get(URL, {"timeframe": "3d"}).content
+    assert first == second
+    original = json.loads(first)["metadata"]["confidence"]
+    with warehouse.connect() as con:  # the writer publishes a new snapshot
+        con.execute("UPDATE model_runs SET confidence = 0.42 WHERE model = 'ensemble'")
+        warehouse.publish(con)
+    try:
+        third = json.loads(clients["bot"].get(URL, {"timeframe": "3d"}).content)
+        assert third["metadata"]["confidence"] == 0.42
+    finally:
+        with warehouse.connect() as con:
+            con.execute("UPDATE model_runs SET confidence = ? WHERE model = 'ensemble'", [original])
+            warehouse.publish(con)
