@@ -1,10 +1,10 @@
 """Trading signals for bots, from pending levels and the last hour's liquidations.
 
-Precedence: WAIT (the ensemble is not confident enough to act on), REVERSAL_OPPORTUNITY
+Precedence: WAIT (the ensemble is not confident enough to act on); REVERSAL_OPPORTUNITY
 (liquidations realized in the last hour exceed what the model expected to be consumed by half
-again, and are at least three times the day's hourly average: a cascade is under way; the
-second condition keeps a few stray liquidations in a quiet hour from counting), AVOID (the price is within 2 % of a cluster: a bucket in the top decile
-of pending notional), otherwise CLEAR.
+again and are at least three times the day's hourly average: a cascade is under way; the second
+condition keeps a few stray liquidations in a quiet hour from counting); AVOID (the price is
+within 2 % of a cluster: a bucket in the top decile of pending notional); otherwise CLEAR.
 """
 
 from __future__ import annotations

@@ -1,0 +1,79 @@
+// Compare models: each model's levels in its own row on one price axis, so a trader sees at
+// a glance where they agree, and the bands where their mean levels are more than 5 % apart.
+(() => {
+  const form = document.getElementById("controls");
+  const plot = document.getElementById("plot");
+  const [title, stats, cards, zoneList, errorBox] =
+    ["title", "stats", "cards", "zones", "error"].map((id) => document.getElementById(id));
+  const COLOURS = {ensemble: "#fde725", binance_standard: "#3b9be8", funding_adjusted: "#1fb5a0", trade_clusters: "#c77dff"};
+  const label = (name) => name.replace("_", " ").replace(/^./, (c) => c.toUpperCase());
+
+  function drawCards(data) {
+    cards.replaceChildren(...data.models.map((model) => {
+      const card = Object.assign(document.createElement("article"), {className: "card"});
+      card.innerHTML = `<h2><i style="background:${COLOURS[model.name] || "#8089a0"}"></i></h2>
+        <div class="meter"><b style="width:${Math.round(model.avg_confidence * 100)}%"></b></div><dl></dl>`;
+      card.querySelector("h2").append(label(model.name));
+      liqmap.figures(card.querySelector("dl"), {"Avg confidence": `${(model.avg_confidence * 100).toFixed(1)} %`,
+        "Mean long level": liqmap.usd(model.mean_level.long), "Mean short level": liqmap.usd(model.mean_level.short),
+        "Levels": model.levels.length});
+      return card;
+    }));
+  }
+
+  function draw(data) {
+    const all = data.models.flatMap((m) => m.levels.map((l) => l.price));
+    const low = Math.min(...all), high = Math.max(...all), step = 10 ** Math.round(Math.log10((high - low) / 150));
+    const rows = data.models.length, traces = [], shapes = [], annotations = [];
+    data.models.forEach((model, i) => {
+      const yaxis = i ? `y${i + 1}` : "y";
+      for (const [side, colour] of [["long", "#ff5c7a"], ["short", "#2ee6b0"]]) {
+        const sums = new Map();
+        for (const l of model.levels) if (l.side === side) {
+          const bin = Math.floor(l.price / step) * step + step / 2;
+          sums.set(bin, (sums.get(bin) || 0) + l.volume);
+        }
+        traces.push({type: "bar", x: [...sums.keys()], y: [...sums.values()], yaxis, width: step, name: side,
+          showlegend: false, marker: {color: colour}, hovertemplate: `${label(model.name)}<br>%{x:$,.0f}: <b>%{y:$,.3s}</b> ${side}s<extra></extra>`});
+        const mean = model.mean_level[side];
+        if (mean != null) shapes.push({type: "line", xref: "x", yref: `${yaxis} domain`, x0: mean, x1: mean, y0: 0, y1: 1,
+          line: {color: COLOURS[model.name] || "#8089a0", width: 1.5, dash: "dot"}});
+      }
+      annotations.push({text: label(model.name), xref: "paper", yref: `${yaxis} domain`, x: 0.005, y: 0.95, xanchor: "left",
+        showarrow: false, font: {color: COLOURS[model.name] || "#b7bdcc", size: 12}});
+    });
+    for (const zone of data.zones) {
+      shapes.push({type: "rect", xref: "x", yref: "paper", x0: zone.low, x1: zone.high, y0: 0, y1: 1, layer: "below",
+        fillcolor: "rgba(255,176,32,0.13)", line: {color: "rgba(255,176,32,0.45)", width: 1}, name: "zone"});
+      annotations.push({text: `${zone.side}s: ${zone.gap_pct.toFixed(1)} % apart`, xref: "x", yref: "paper",
+        x: (zone.low + zone.high) / 2, y: 1, yanchor: "bottom", showarrow: false, font: {color: "#ffb020", size: 11}});
+    }
+    const now = liqmap.priceLine(data.current_price, "x");
+    const yaxes = Object.fromEntries(data.models.map((_, i) =>
+      [i ? `yaxis${i + 1}` : "yaxis", {...liqmap.axis, tickformat: "$.2s", nticks: 3}]));
+    Plotly.react(plot, traces, liqmap.layout({grid: {rows, columns: 1, pattern: "coupled", ygap: 0.12}, bargap: 0,
+      shapes: [...shapes, now.shape], annotations: [...annotations, now.annotation], margin: {l: 64, r: 24, t: 34, b: 40},
+      xaxis: {...liqmap.axis, tickprefix: "$", tickformat: ",.0f", range: [low, high]}, ...yaxes}), liqmap.config);
+  }
+
+  async function load() {
+    plot.dataset.state = "loading";
+    try {
+      const data = await liqmap.getJSON("liquidations/compare-models", {symbol: form.symbol.value});
+      title.textContent = `${data.symbol} · ${data.models.length} models`;
+      liqmap.figures(stats, {"Price": liqmap.usd(data.current_price, 1), "Zones of disagreement": data.zones.length});
+      liqmap.notes(zoneList, data.zones.length ? data.zones.map((z) =>
+        `Models disagree on ${z.side}s between ${liqmap.usd(z.low)} and ${liqmap.usd(z.high)} (${z.gap_pct.toFixed(1)} % of the price)`)
+        : ["The models' mean levels agree within 5 % of the price on both sides."]);
+      drawCards(data); draw(data);
+      liqmap.showError(errorBox, null);
+      plot.dataset.state = "ready";
+    } catch (error) {
+      liqmap.showError(errorBox, error);
+      plot.dataset.state = "error";
+    }
+  }
+
+  form.addEventListener("change", load);
+  load();
+})();

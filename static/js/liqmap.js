@@ -1,0 +1,77 @@
+// Shared by the three pages: fetch the API with the session cookie, turn its error answers
+// into sentences a trader can act on, format USDT, and the dark chart defaults.
+const liqmap = (() => {
+  async function getJSON(path, params = {}) {
+    const query = new URLSearchParams(
+      Object.entries(params).filter(([, value]) => value !== undefined && value !== ""));
+    let response;
+    try {
+      response = await fetch(`/api/v1/${path}?${query}`, {headers: {Accept: "application/json"}});
+    } catch (networkError) {
+      throw new Error("The server cannot be reached. Check the connection and reload the page.");
+    }
+    if (response.ok) return response.json();
+    const body = await response.json().catch(() => ({}));
+    if (response.status === 401 || response.status === 403) {
+      throw Object.assign(new Error("Your session has ended."), {relogin: true});
+    }
+    if (response.status === 503) {
+      const wait = response.headers.get("Retry-After");
+      throw new Error(`The data warehouse is unavailable right now${wait ? `; retry in ${wait} s` : ""}.`);
+    }
+    if (response.status === 400) {
+      const reasons = Object.entries(body).map(([name, messages]) => `${name}: ${[].concat(messages).join(" ")}`);
+      throw new Error(`The request was refused (${reasons.join("; ")}).`);
+    }
+    throw new Error(body.detail || `The server answered ${response.status}.`);
+  }
+
+  function showError(box, error) {
+    box.hidden = !error;
+    if (!error) return;
+    box.textContent = error.message + " ";
+    if (error.relogin) {
+      const link = Object.assign(document.createElement("a"), {textContent: "Log in again"});
+      link.href = `/accounts/login/?next=${encodeURIComponent(location.pathname + location.search)}`;
+      box.append(link);
+    }
+  }
+
+  const usd = (value, digits = 0) =>
+    value == null ? "–" : "$" + value.toLocaleString("en-US", {maximumFractionDigits: digits});
+  const compact = (value) =>
+    value == null ? "–" : "$" + Intl.NumberFormat("en-US", {notation: "compact", maximumFractionDigits: 1}).format(value);
+
+  const axis = {gridcolor: "#1b2131", linecolor: "#2a3146", zeroline: false, tickfont: {size: 11}};
+  const layout = (extra) => ({
+    paper_bgcolor: "#0d111c", plot_bgcolor: "#0d111c", hovermode: "closest",
+    font: {color: "#b7bdcc", size: 12, family: "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif"},
+    hoverlabel: {bgcolor: "#1a2033", bordercolor: "#39415a", font: {color: "#e8eaf0"}},
+    legend: {orientation: "h", x: 0, y: 1.02, yanchor: "bottom", bgcolor: "rgba(0,0,0,0)"},
+    margin: {l: 64, r: 72, t: 28, b: 40},
+    ...extra,
+  });
+  const config = {displaylogo: false, responsive: true, modeBarButtonsToRemove: ["select2d", "lasso2d"]};
+
+  // The current price as a dashed line with its value at the edge; `along` is the price axis.
+  function priceLine(price, along = "y") {
+    const line = {type: "line", line: {color: "#f5f7fa", width: 1, dash: "dash"}, layer: "above"};
+    const label = {text: usd(price, 1), showarrow: false, font: {color: "#0d111c", size: 11}, bgcolor: "#f5f7fa", borderpad: 2};
+    return along === "y"
+      ? {shape: {...line, xref: "paper", x0: 0, x1: 1, y0: price, y1: price},
+         annotation: {...label, xref: "paper", x: 1, xanchor: "left", y: price}}
+      : {shape: {...line, yref: "paper", y0: 0, y1: 1, x0: price, x1: price},
+         annotation: {...label, yref: "paper", y: 1, yanchor: "bottom", x: price}};
+  }
+
+  const element = (tag, text) => Object.assign(document.createElement(tag), {textContent: text});
+  // {name: value} as the <dt>/<dd> pairs of a <dl>
+  const figures = (list, pairs) => list.replaceChildren(...Object.entries(pairs).map(([name, value]) => {
+    const item = document.createElement("div");
+    item.append(element("dt", name), element("dd", value));
+    return item;
+  }));
+  const notes = (list, texts) => list.replaceChildren(...texts.map((text) => element("li", text)));
+
+  return {getJSON, showError, usd, compact, axis, layout, config, priceLine, element, figures, notes};
+})();
