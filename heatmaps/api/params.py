@@ -48,10 +48,13 @@ class HeatmapParams(RangeMixin, ModelParams):
     start = serializers.DateTimeField(required=False, help_text="ISO 8601; overrides timeframe")
     end = serializers.DateTimeField(required=False, help_text="ISO 8601; default: latest data")
     price_step = serializers.FloatField(
-        required=False, min_value=0.0, help_text="USDT; a multiple of the model's bucket"
+        required=False,
+        min_value=0.0,
+        max_value=1e9,
+        help_text="USDT; a multiple of the model's bucket",
     )
-    price_min = serializers.FloatField(required=False, min_value=0.0)
-    price_max = serializers.FloatField(required=False, min_value=0.0)
+    price_min = serializers.FloatField(required=False, min_value=0.0, max_value=1e9)
+    price_max = serializers.FloatField(required=False, min_value=0.0, max_value=1e9)
     leverage = serializers.CharField(
         required=False, help_text="comma-separated tiers, e.g. 10,25 (default: all)"
     )

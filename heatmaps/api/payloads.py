@@ -86,7 +86,10 @@ def heatmap(
     high = price_max if price_max is not None else (p1 + base_step if p1 is not None else None)
     max_rows = min(MAX_ROWS, MAX_CELLS // max(len(times), 1))
     step = _price_step(price_step, base_step, low, high, max_rows)
-    if low is None or high is None or len(times) == 0:
+    if low is not None and high is not None and (high - low) / step > 2 * MAX_ROWS:
+        named = "price_min" if price_min is not None else "price_max"
+        raise BadParameter(named, f"the price range {low:g}..{high:g} is too wide to show")
+    if low is None or high is None or low >= high or len(times) == 0:
         prices = np.zeros(0)
         cells = pd.DataFrame(columns=["time_bucket", "price_bucket", "side", "volume"])
     else:

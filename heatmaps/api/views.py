@@ -7,7 +7,7 @@ import json
 
 from django.core.cache import cache
 from django.http import HttpResponse
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -17,6 +17,16 @@ from heatmaps import warehouse
 from . import params, payloads, serializers
 
 CACHE_SECONDS = 24 * 3600
+ERRORS = {
+    400: OpenApiResponse(description="a parameter is invalid: {parameter: [message]}"),
+    401: OpenApiResponse(description="no or wrong credentials"),
+    429: OpenApiResponse(description="throttled: retry after the Retry-After header"),
+    503: OpenApiResponse(description="the warehouse cannot be read: retry after Retry-After"),
+}
+
+
+def responses(serializer) -> dict:
+    return {200: serializer, **ERRORS}
 
 
 def _parse(serializer_class, request) -> dict:
@@ -35,7 +45,7 @@ def _call(function, **kwargs):
 class HeatmapView(APIView):
     @extend_schema(
         parameters=[params.HeatmapParams],
-        responses=serializers.HeatmapSerializer,
+        responses=responses(serializers.HeatmapSerializer),
         summary="Pending liquidations, time × price, with candles",
     )
     def get(self, request):
@@ -57,7 +67,7 @@ class HeatmapView(APIView):
 class LevelsView(APIView):
     @extend_schema(
         parameters=[params.LevelsParams],
-        responses=serializers.LevelsSerializer,
+        responses=responses(serializers.LevelsSerializer),
         summary="Current liquidation levels by leverage tier",
     )
     def get(self, request):
@@ -67,7 +77,7 @@ class LevelsView(APIView):
 class HistoryView(APIView):
     @extend_schema(
         parameters=[params.HistoryParams],
-        responses=serializers.HistorySerializer,
+        responses=responses(serializers.HistorySerializer),
         summary="Realized liquidations",
     )
     def get(self, request):
@@ -77,7 +87,7 @@ class HistoryView(APIView):
 class CompareModelsView(APIView):
     @extend_schema(
         parameters=[params.SymbolParams],
-        responses=serializers.CompareSerializer,
+        responses=responses(serializers.CompareSerializer),
         summary="Every model's levels side by side",
     )
     def get(self, request):
@@ -87,7 +97,7 @@ class CompareModelsView(APIView):
 class SignalsView(APIView):
     @extend_schema(
         parameters=[params.SignalParams],
-        responses=serializers.SignalSerializer,
+        responses=responses(serializers.SignalSerializer),
         summary="What a bot should do now: AVOID, REVERSAL_OPPORTUNITY, WAIT or CLEAR",
     )
     def get(self, request):
@@ -95,6 +105,6 @@ class SignalsView(APIView):
 
 
 class HealthView(APIView):
-    @extend_schema(responses=serializers.HealthSerializer, summary="Authenticated ping")
+    @extend_schema(responses=responses(serializers.HealthSerializer), summary="Authenticated ping")
     def get(self, request):
         return Response({"status": "ok", "user": request.user.get_username()})

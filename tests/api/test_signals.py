@@ -1,0 +1,40 @@
+"""GET /api/v1/trading/signals on windows of the sample where each answer is due."""
+
+from datetime import date
+
+import pytest
+
+from ..conftest import build_served_warehouse
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def served_until(tmp_path, settings):
+    def build(end):
+        settings.DUCKDB_PATH, settings.SERVING_PATH = build_served_warehouse(tmp_path, end=end)
+        settings.WAREHOUSE_RETRY_DELAYS = [0.01]
+
+    return build
+
+
+def test_avoid_names_a_cluster_within_2_percent(served_until, clients):
+    served_until(date(2024, 1, 5))  # the last data: 2024-01-06 00:00
+    body = clients["bot"].get("/api/v1/trading/signals").json()
+    assert body["action"] == "AVOID"
+    assert body["cluster_price"] == 44_800.0 and body["distance_pct"] <= 2
+    assert body["reason"] == "Liquidation cluster at $44,800 (1.60% away)"
+    assert body["as_of"] == "2024-01-06T00:00:00Z"
+
+
+def test_clear_when_every_cluster_is_farther_than_2_percent(served_until, clients):
+    served_until(date(2024, 1, 9))
+    body = clients["bot"].get("/api/v1/trading/signals").json()
+    assert body["action"] == "CLEAR" and body["distance_pct"] > 2
+
+
+def test_reversal_when_the_last_hour_liquidated_far_more_than_predicted(served_until, clients):
+    served_until(date(2024, 1, 10))
+    body = clients["bot"].get("/api/v1/trading/signals").json()
+    assert body["action"] == "REVERSAL_OPPORTUNITY"
+    assert body["reason"].startswith("Liquidation cascade: $55,667,620 liquidated")

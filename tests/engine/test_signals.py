@@ -1,0 +1,48 @@
+"""The signal rules on hand-made levels."""
+
+import pandas as pd
+
+from models_engine.signals import nearest_cluster, trading_signal
+
+
+def levels(buckets_and_volumes):
+    return pd.DataFrame(
+        {
+            "price_bucket": [b for b, _ in buckets_and_volumes],
+            "volume": [v for _, v in buckets_and_volumes],
+        }
+    )
+
+
+BOOK = levels([(90_000 + 100 * i, 1.0) for i in range(200)] + [(99_000, 50.0)])
+
+
+def test_the_nearest_top_decile_bucket_is_the_cluster():
+    cluster, distance = nearest_cluster(BOOK, 100_000)
+    assert cluster == 99_000
+    assert round(distance, 5) == round((100_000 - 99_050) / 100_000, 5)
+
+
+def test_wait_comes_first_when_confidence_is_low():
+    signal = trading_signal(BOOK, 99_500, 0.4, 1e9, 0.0, 1e9)
+    assert signal["action"] == "WAIT" and "Low model confidence" in signal["reason"]
+
+
+def test_a_cascade_needs_more_than_predicted_and_more_than_usual():
+    assert trading_signal(BOOK, 120_000, 0.9, 3e6, 1e6, 24e6)["action"] == "REVERSAL_OPPORTUNITY"
+    # the same hour in a day that was already this busy is no cascade
+    assert trading_signal(BOOK, 120_000, 0.9, 3e6, 1e6, 72e6)["action"] == "CLEAR"
+    # nor is an hour the model expected
+    assert trading_signal(BOOK, 120_000, 0.9, 3e6, 2.5e6, 24e6)["action"] == "CLEAR"
+
+
+def test_avoid_within_2_percent_of_a_cluster_and_clear_beyond():
+    near = trading_signal(BOOK, 100_500, 0.9, 0.0, 0.0, 0.0)
+    assert near["action"] == "AVOID" and near["reason"].startswith("Liquidation cluster at $99,000")
+    assert trading_signal(BOOK, 102_000, 0.9, 0.0, 0.0, 0.0)["action"] == "CLEAR"
+
+
+def test_no_levels_means_clear_without_a_cluster():
+    empty = levels([])
+    signal = trading_signal(empty, 100_000, 0.9, 0.0, 0.0, 0.0)
+    assert signal["action"] == "CLEAR" and signal["cluster_price"] is None
