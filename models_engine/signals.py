@@ -30,7 +30,8 @@ def nearest_cluster(levels: pd.DataFrame, price: float) -> tuple[float | None, f
     per_bucket = per_bucket[per_bucket > 0]
     if per_bucket.empty:
         return None, None
-    clusters = per_bucket[per_bucket >= per_bucket.quantile(CLUSTER_QUANTILE)]
+    count = int(np.ceil((1 - CLUSTER_QUANTILE) * len(per_bucket)))
+    clusters = per_bucket.nlargest(count).sort_index()
     step = float(np.diff(per_bucket.index.to_numpy()).min()) if len(per_bucket) > 1 else 0.0
     centres = clusters.index.to_numpy(float) + step / 2
     distance = np.abs(centres - price) / price

@@ -14,13 +14,17 @@ def levels(buckets_and_volumes):
     )
 
 
-BOOK = levels([(90_000 + 100 * i, 1.0) for i in range(200)] + [(99_000, 50.0)])
+# 30 buckets: the top decile is the three large ones, at 60k, 80k and 99k
+BOOK = levels(
+    [(70_000 + 1_000 * i, 1.0) for i in range(27)]
+    + [(60_000, 30.0), (80_500, 40.0), (99_000, 50.0)]
+)
 
 
 def test_the_nearest_top_decile_bucket_is_the_cluster():
     cluster, distance = nearest_cluster(BOOK, 100_000)
     assert cluster == 99_000
-    assert round(distance, 5) == round((100_000 - 99_050) / 100_000, 5)
+    assert round(distance, 5) == round((100_000 - 99_250) / 100_000, 5)
 
 
 def test_wait_comes_first_when_confidence_is_low():
