@@ -156,6 +156,10 @@ def _verify_checksum(path: Path, relpath: str, sha256: str) -> None:
         )
 
 
+# What the models read; trades, bookDepth and index prices are large and optional.
+DEFAULT_FETCH_DATASETS = "metrics,fundingRate,klines:5m,markPriceKlines:1m,liquidationSnapshot"
+
+
 def fetch(
     symbol: str,
     start: date,
@@ -169,7 +173,7 @@ def fetch(
     Files already present and matching their CHECKSUM are not downloaded again; days the
     server does not have (404) are reported as missing without failing the rest.
     """
-    selections = archive.parse_selections(datasets, need_interval=True)
+    selections = archive.parse_selections(datasets or DEFAULT_FETCH_DATASETS, need_interval=True)
     items = [f for s in selections for f in archive.expected_files(s, symbol, start, end)]
     downloader = download.Downloader(
         base_url=settings.BINANCE_BASE_URL,
@@ -325,3 +329,28 @@ def _write(con, symbol: str, result: ModelResult, start: datetime, end: datetime
         "is_valid": result.is_valid,
         "warnings": list(result.warnings),
     }
+
+
+# --- scheduled jobs (django-q2) ---------------------------------------------------------------
+# The archive publishes a day's files the next morning (UTC): the daily job asks for the last
+# few days, and fetch/ingest skip whatever they already have.
+RECENT_DAYS = 3
+
+
+def fetch_and_ingest(symbol: str, start: date | None = None, end: date | None = None) -> dict:
+    """Download and load the recent days (default: the last RECENT_DAYS full days)."""
+    end = end or date.today() - timedelta(days=1)
+    start = start or end - timedelta(days=RECENT_DAYS - 1)
+    fetched = fetch(symbol, start, end)
+    loaded = ingest(symbol, start, end)
+    return {"fetch": fetched, "ingest": {k: loaded[k] for k in ("files", "rejected", "seconds")}}
+
+
+def calculate_recent(symbol: str, days: int = 2) -> dict:
+    """Recalculate the last ``days`` days of the symbol's data (the hourly job)."""
+    with warehouse.connect() as con:
+        span = warehouse.data_range(con, symbol)
+    if span is None:
+        return {"symbol": symbol, "skipped": "no data"}
+    start = span[1].date() - timedelta(days=days - 1)
+    return calculate(symbol, "all", start=start)

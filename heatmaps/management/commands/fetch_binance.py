@@ -13,7 +13,7 @@ class Command(BaseCommand):
         add_period(parser)
         parser.add_argument(
             "--datasets",
-            default="metrics,fundingRate,klines:5m,markPriceKlines:1m,liquidationSnapshot",
+            default=tasks.DEFAULT_FETCH_DATASETS,
             help="comma-separated; kline datasets take :interval (default: %(default)s)",
         )
 

@@ -1,0 +1,28 @@
+from django.core.management.base import BaseCommand
+from django_q.models import Schedule
+
+from ._args import symbol
+
+
+class Command(BaseCommand):
+    help = "Create or update the django-q2 schedules (idempotent): ingest daily, calculate hourly."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--symbol", type=symbol, default="BTCUSDT")
+
+    def handle(self, *args, **options):
+        sym = options["symbol"]
+        plans = [
+            (f"fetch and ingest {sym}", "heatmaps.tasks.fetch_and_ingest", Schedule.DAILY),
+            (f"calculate {sym}", "heatmaps.tasks.calculate_recent", Schedule.HOURLY),
+        ]
+        for name, func, kind in plans:
+            schedule, created = Schedule.objects.update_or_create(
+                name=name,
+                defaults={"func": func, "args": repr(sym), "schedule_type": kind, "repeats": -1},
+            )
+            self.stdout.write(
+                f"{'created' if created else 'updated'}: {schedule.name} "
+                f"({schedule.get_schedule_type_display().lower()})"
+            )
+        self.stdout.write("run the jobs with: python manage.py qcluster")

@@ -1,0 +1,55 @@
+"""The django-q2 jobs: schedules made idempotently, jobs run through the real ORM broker."""
+
+from datetime import date
+
+import pytest
+from django.core.management import call_command
+from django_q.models import Schedule
+from django_q.tasks import async_task, result
+
+from heatmaps import warehouse
+
+pytestmark = pytest.mark.django_db
+
+
+def test_setting_up_the_schedules_twice_makes_them_once(capsys):
+    call_command("setup_schedules")
+    call_command("setup_schedules")
+    schedules = {s.name: s for s in Schedule.objects.all()}
+    assert set(schedules) == {"fetch and ingest BTCUSDT", "calculate BTCUSDT"}
+    assert schedules["calculate BTCUSDT"].schedule_type == Schedule.HOURLY
+    assert schedules["fetch and ingest BTCUSDT"].func == "heatmaps.tasks.fetch_and_ingest"
+    assert "updated: calculate BTCUSDT (hourly)" in capsys.readouterr().out
+
+
+def test_the_daily_job_downloads_loads_and_the_hourly_job_calculates(
+    archive_server, settings, tmp_path, warehouse_path
+):
+    import shutil
+
+    from .conftest import SAMPLE
+
+    served_root, base_url = archive_server
+    shutil.copytree(SAMPLE / "data", served_root / "data")
+    settings.BINANCE_BASE_URL = base_url
+    settings.BINANCE_DATA_PATH = tmp_path / "mirror"
+    settings.SERVING_PATH = tmp_path / "serving"
+
+    ingested = async_task(
+        "heatmaps.tasks.fetch_and_ingest", "BTCUSDT", date(2024, 1, 2), date(2024, 1, 3), sync=True
+    )
+    calculated = async_task("heatmaps.tasks.calculate_recent", "BTCUSDT", sync=True)
+
+    summary = result(ingested)
+    assert summary["fetch"]["downloaded"] > 0 and summary["fetch"]["failed"] == []
+    assert summary["ingest"]["rejected"] == []
+    assert set(result(calculated)["models"]) == {
+        "binance_standard",
+        "funding_adjusted",
+        "trade_clusters",
+        "ensemble",
+    }
+    with warehouse.connect() as con:
+        assert warehouse.table_counts(con)["metrics"] == 2 * 288
+        models = con.execute("SELECT count(DISTINCT model) FROM heatmap_cache").fetchone()[0]
+    assert models == 4
