@@ -38,3 +38,11 @@ def test_the_api_answers_every_generated_request_as_its_schema_says(served, bot_
             case.call_and_validate(headers=auth, excluded_checks=[positive_data_acceptance])
 
         check()
+
+
+def test_the_api_docs_work_offline(clients):
+    for url in ("/api/docs/", "/api/redoc/"):
+        page = clients["trader"].get(url).content.decode()
+        assert "drf_spectacular_sidecar" in page  # its own static files, no CDN
+        assert "cdn." not in page and "unpkg" not in page
+    assert clients["outsider"].get("/api/docs/").status_code in (401, 403)
