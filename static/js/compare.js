@@ -23,6 +23,7 @@
 
   function draw(data) {
     const all = data.models.flatMap((m) => m.levels.map((l) => l.price));
+    if (!all.length) throw new Error("No model has levels yet: run calculate for this symbol.");
     const low = Math.min(...all), high = Math.max(...all), step = 10 ** Math.round(Math.log10((high - low) / 150));
     const rows = data.models.length, traces = [], shapes = [], annotations = [];
     data.models.forEach((model, i) => {
@@ -50,7 +51,7 @@
     }
     const now = liqmap.priceLine(data.current_price, "x");
     const yaxes = Object.fromEntries(data.models.map((_, i) =>
-      [i ? `yaxis${i + 1}` : "yaxis", {...liqmap.axis, tickformat: "$.2s", nticks: 3}]));
+      [i ? `yaxis${i + 1}` : "yaxis", {...liqmap.axis, tickformat: "$~s", nticks: 3}]));
     Plotly.react(plot, traces, liqmap.layout({grid: {rows, columns: 1, pattern: "coupled", ygap: 0.12}, bargap: 0,
       shapes: [...shapes, now.shape], annotations: [...annotations, now.annotation], margin: {l: 64, r: 24, t: 34, b: 40},
       xaxis: {...liqmap.axis, tickprefix: "$", tickformat: ",.0f", range: [low, high]}, ...yaxes}), liqmap.config);
@@ -65,6 +66,7 @@
       liqmap.notes(zoneList, data.zones.length ? data.zones.map((z) =>
         `Models disagree on ${z.side}s between ${liqmap.usd(z.low)} and ${liqmap.usd(z.high)} (${z.gap_pct.toFixed(1)} % of the price)`)
         : ["The models' mean levels agree within 5 % of the price on both sides."]);
+      zoneList.classList.toggle("ok", !data.zones.length);
       drawCards(data); draw(data);
       liqmap.showError(errorBox, null);
       plot.dataset.state = "ready";

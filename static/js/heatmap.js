@@ -1,73 +1,66 @@
 // Heatmap page: pending liquidation notional (time × price) with the candles on top. Zooming
 // asks the API for the visible range only, so the server can answer with finer buckets.
 (() => {
-  const form = document.getElementById("controls");
-  const plot = document.getElementById("plot");
-  const [title, stats, warnings, banner, errorBox] =
-    ["title", "stats", "warnings", "banner", "error"].map((id) => document.getElementById(id));
+  const form = document.getElementById("controls"), plot = document.getElementById("plot"), tiers = [...form.elements.leverage];
+  const [title, stats, warnings, banner, signalLine, errorBox] =
+    ["title", "stats", "warnings", "banner", "signal", "error"].map((id) => document.getElementById(id));
   // dark purple → blue → teal → yellow, as traders know it from Coinglass
   const SCALE = [[0, "#10061f"], [0.1, "#2a0f5c"], [0.3, "#283f94"], [0.5, "#17839a"],
                  [0.7, "#26b58a"], [0.87, "#a8db44"], [1, "#fde725"]];
-  const tiers = [...form.elements.leverage];
-  let zoom = {};        // start/end and price_min/price_max while zoomed in
-  let data, signal, ticket = 0, zoomTimer;
+  let zoom = {}, data, signal, ticket = 0, zoomTimer;  // zoom: start/end, price_min/price_max
 
   function query() {
     const chosen = tiers.filter((box) => box.checked).map((box) => box.value);
     return {symbol: form.symbol.value, model: form.model.value, timeframe: form.timeframe.value,
             leverage: chosen.length && chosen.length < tiers.length ? chosen.join(",") : undefined, ...zoom};
   }
-
-  const percentile = (values, pct) => {
-    const sorted = values.filter((v) => v > 0).sort((a, b) => a - b);
-    return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * pct) / 100))] || 1;
-  };
-  const shift = (iso, ms) => new Date(Date.parse(iso) + ms).toISOString();
-  const toISO = (range) => {
-    const text = String(range).trim().replace(" ", "T");
-    return new Date((text.includes("T") ? text : text + "T00:00") + "Z").toISOString();
-  };
+  const percentile = (values, pct, sorted = values.filter((v) => v > 0).sort((a, b) => a - b)) =>
+    sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * pct) / 100))] || 1;
+  // plotly reports ranges like "2024-01-05 12:30:00.123", in UTC as given; whole minutes suffice
+  const toISO = (range) => new Date(String(range).trim().replace(" ", "T").padEnd(16, "T00:00") + "Z")
+    .toISOString().slice(0, 16) + ":00Z";
+  const duration = (s) => (s % 86400 ? (s % 3600 ? `${s / 60} min` : `${s / 3600} h`) : `${s / 86400} d`);
+  const clusterAhead = () => signal.cluster_price != null &&
+    (signal.action === "AVOID" || (signal.distance_pct != null && signal.distance_pct <= 2));
 
   function draw() {
-    const side = form.side.value, meta = data.metadata, bucket = meta.time_bucket_seconds * 1000;
+    if (!data.times.length || !data.prices.length) throw new Error("Nothing pending in this range: pick a longer timeframe, or zoom out.");
+    const side = form.side.value, meta = data.metadata;
     const z = data.prices.map((_, i) => data.times.map((_, j) =>
       (side !== "short" ? data.long[i][j] : 0) + (side !== "long" ? data.short[i][j] : 0)));
-    const c = data.candles, now = liqmap.priceLine(data.current_price);
-    const shapes = [now.shape], annotations = [now.annotation];
-    if (!banner.hidden) shapes.push({type: "line", xref: "paper", x0: 0, x1: 1, y0: signal.cluster_price,
-      y1: signal.cluster_price, line: {color: "#ffb020", width: 1, dash: "dot"}});
+    const c = data.candles, lines = [liqmap.priceLine(data.current_price)];
+    if (clusterAhead()) lines.push(liqmap.priceLine(signal.cluster_price, "y",
+      {color: "#ffb020", text: `cluster ${liqmap.usd(signal.cluster_price)}`, inside: true}));
     Plotly.react(plot, [
       {type: "heatmap", name: "pending", z, zmin: 0, zmax: percentile(z.flat(), +form.clip.value),
-       // cell edges, not centres: a bucket is drawn from its start to the next one
-       x: [...data.times, shift(data.times.at(-1), bucket)], y: [...data.prices, data.prices.at(-1) + meta.price_step],
-       colorscale: SCALE, colorbar: {thickness: 8, len: 0.92, tickformat: "$.2s", outlinewidth: 0, x: 1.075},
-       hovertemplate: "%{x|%b %d %H:%M} UTC<br>%{y:$,.0f}<br><b>%{z:$,.3s}</b> pending<extra></extra>"},
-      {type: "candlestick", name: "BTC", x: c.time.map((t) => shift(t, bucket / 2)),
-       open: c.open, high: c.high, low: c.low, close: c.close, whiskerwidth: 0,
+       // a column is the pending notional sampled at its time; a row spans its price bucket (edges)
+       x: data.times, y: [...data.prices, data.prices.at(-1) + meta.price_step],
+       colorscale: SCALE, colorbar: {thickness: 8, len: 0.92, tickformat: "$~s", outlinewidth: 0, x: 1.06},
+       hovertemplate: `%{x|%b %d %H:%M} UTC<br>%{y:$,.0f} ± $${meta.price_step / 2}<br><b>%{z:$,.3s}</b> pending<extra></extra>`},
+      {type: "candlestick", name: "price", x: c.time, whiskerwidth: 0,
+       open: c.open, high: c.high, low: c.low, close: c.close,
        increasing: {line: {color: "#2ee6b0", width: 1}, fillcolor: "#2ee6b0"},
        decreasing: {line: {color: "#ff5c7a", width: 1}, fillcolor: "#ff5c7a"}},
-    ], liqmap.layout({showlegend: false, shapes, annotations,
+    ], liqmap.layout({showlegend: false, margin: {l: 16, r: 130, t: 12, b: 44},
+      shapes: lines.map((l) => l.shape), annotations: lines.map((l) => l.annotation),
       xaxis: {...liqmap.axis, type: "date", rangeslider: {visible: false}, showgrid: false},
       yaxis: {...liqmap.axis, side: "right", tickprefix: "$", tickformat: ",.0f", showgrid: false}}),
     liqmap.config);
   }
 
   function describe() {
-    const meta = data.metadata, label = form.model.selectedOptions[0].text;
-    title.textContent = `${data.symbol} · ${label} · ${zoom.start || zoom.price_min ? "zoomed" : data.timeframe}`;
-    const figures = {"Price": liqmap.usd(data.current_price, 1), "Densest level": liqmap.usd(meta.highest_density_price),
+    const meta = data.metadata, zoomed = zoom.start || zoom.price_min !== undefined;
+    title.textContent = `${data.symbol} · ${form.model.selectedOptions[0].text} · ${zoomed ? "zoomed" : data.timeframe}`;
+    liqmap.figures(stats, {"Price": liqmap.usd(data.current_price, 1), "Densest level": liqmap.usd(meta.highest_density_price),
       "Pending": liqmap.compact(meta.total_volume), "Confidence": `${Math.round(meta.confidence * 100)} %`,
-      "Resolution": `${meta.time_bucket_seconds / 60} min × $${meta.price_step}`, "As of": meta.as_of.replace("T", " ").slice(0, 16) + " UTC"};
-    liqmap.figures(stats, figures);
+      "Resolution": `${duration(meta.time_bucket_seconds)} × $${meta.price_step}`, "As of": liqmap.when(meta.as_of)});
     liqmap.notes(warnings, [...meta.warnings, ...(meta.is_valid ? [] : ["The model marked this run as not valid."])]);
-  }
-
-  function showBanner() {
-    const near = signal.action === "AVOID" || (signal.distance_pct != null && signal.distance_pct <= 2);
-    banner.hidden = !near || signal.cluster_price == null;
-    if (banner.hidden) return;
-    banner.replaceChildren(liqmap.element("strong", "Liquidation cluster ahead"),
-      ` at ${liqmap.usd(signal.cluster_price)}, ${signal.distance_pct.toFixed(2)} % from the price. ${signal.reason}`);
+    banner.hidden = !clusterAhead();
+    const away = signal.distance_pct == null ? "" : `, ${signal.distance_pct.toFixed(2)} % from the price`;
+    if (!banner.hidden) banner.replaceChildren(liqmap.element("strong", "Liquidation cluster ahead"),
+      ` at ${liqmap.usd(signal.cluster_price)}${away}`);
+    signalLine.replaceChildren(liqmap.element("b", signal.action.replaceAll("_", " ")), " " + signal.reason);
+    signalLine.dataset.action = signal.action;
   }
 
   async function load(withSignal) {
@@ -79,7 +72,7 @@
         withSignal ? liqmap.getJSON("trading/signals", {symbol: q.symbol, model: q.model}) : signal]);
       if (mine !== ticket) return;  // a newer request was made while this one ran
       [data, signal] = [heat, sig];
-      showBanner(); draw(); describe();
+      draw(); describe();
       liqmap.showError(errorBox, null);
       plot.dataset.state = "ready";
     } catch (error) {
@@ -102,7 +95,6 @@
     clearTimeout(zoomTimer);
     zoomTimer = setTimeout(() => load(false), 350);
   });
-  const saved = new URLSearchParams(location.search);
-  for (const name of ["model", "timeframe"]) if (saved.get(name)) form[name].value = saved.get(name);
+  for (const [name, value] of new URLSearchParams(location.search)) if (["model", "timeframe"].includes(name)) form[name].value = value;
   load(true);
 })();

@@ -39,29 +39,32 @@ const liqmap = (() => {
 
   const usd = (value, digits = 0) =>
     value == null ? "–" : "$" + value.toLocaleString("en-US", {maximumFractionDigits: digits});
+  const when = (iso) => iso.replace("T", " ").slice(0, 16) + " UTC";
   const compact = (value) =>
     value == null ? "–" : "$" + Intl.NumberFormat("en-US", {notation: "compact", maximumFractionDigits: 1}).format(value);
 
+  const legend = {orientation: "h", x: 0, y: 1.02, yanchor: "bottom", bgcolor: "rgba(0,0,0,0)"};
   const axis = {gridcolor: "#1b2131", linecolor: "#2a3146", zeroline: false, tickfont: {size: 11}};
   const layout = (extra) => ({
     paper_bgcolor: "#0d111c", plot_bgcolor: "#0d111c", hovermode: "closest",
     font: {color: "#b7bdcc", size: 12, family: "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif"},
     hoverlabel: {bgcolor: "#1a2033", bordercolor: "#39415a", font: {color: "#e8eaf0"}},
-    legend: {orientation: "h", x: 0, y: 1.02, yanchor: "bottom", bgcolor: "rgba(0,0,0,0)"},
+    legend,
     margin: {l: 64, r: 72, t: 28, b: 40},
     ...extra,
   });
-  const config = {displaylogo: false, responsive: true, modeBarButtonsToRemove: ["select2d", "lasso2d"]};
+  const config = {displaylogo: false, responsive: true, showTips: false, modeBarButtonsToRemove: ["select2d", "lasso2d"]};
 
-  // The current price as a dashed line with its value at the edge; `along` is the price axis.
-  function priceLine(price, along = "y") {
-    const line = {type: "line", line: {color: "#f5f7fa", width: 1, dash: "dash"}, layer: "above"};
-    const label = {text: usd(price, 1), showarrow: false, font: {color: "#0d111c", size: 11}, bgcolor: "#f5f7fa", borderpad: 2};
+  // A price as a horizontal (along "y") or vertical (along "x") line with its value: the current
+  // price labelled at the axis, another level (a cluster) labelled inside the plot.
+  function priceLine(price, along = "y", {color = "#f5f7fa", text = usd(price, 1), inside = false} = {}) {
+    const line = {type: "line", line: {color, width: 1, dash: inside ? "dot" : "dash"}, layer: "above"};
+    const label = {text, showarrow: false, font: {color: "#0d111c", size: 11}, bgcolor: color, borderpad: 2};
     return along === "y"
       ? {shape: {...line, xref: "paper", x0: 0, x1: 1, y0: price, y1: price},
-         annotation: {...label, xref: "paper", x: 1, xanchor: "left", y: price}}
+         annotation: {...label, xref: "paper", x: inside ? 0 : 1, xanchor: "left", y: price}}
       : {shape: {...line, yref: "paper", y0: 0, y1: 1, x0: price, x1: price},
-         annotation: {...label, yref: "paper", y: 1, yanchor: "bottom", x: price}};
+         annotation: {...label, yref: "paper", y: inside ? 0.9 : 1, yanchor: "bottom", x: price}};
   }
 
   const element = (tag, text) => Object.assign(document.createElement(tag), {textContent: text});
@@ -73,5 +76,5 @@ const liqmap = (() => {
   }));
   const notes = (list, texts) => list.replaceChildren(...texts.map((text) => element("li", text)));
 
-  return {getJSON, showError, usd, compact, axis, layout, config, priceLine, element, figures, notes};
+  return {getJSON, showError, usd, compact, when, legend, axis, layout, config, priceLine, element, figures, notes};
 })();

@@ -14,6 +14,7 @@
   };
 
   function draw() {
+    if (!data.levels.length) throw new Error("This model has no levels yet: run calculate for this symbol.");
     const price = data.current_price, range = +form.range.value / 100;
     const [low, high] = range < 1 ? [price * (1 - range), price * (1 + range)]
       : [Math.min(...data.levels.map((l) => l.price)), Math.max(...data.levels.map((l) => l.price))];
@@ -35,11 +36,11 @@
     const now = liqmap.priceLine(price, "x");
     const side = (text, x, anchor) => ({text, x, xanchor: anchor, xref: "x", yref: "paper", y: 0.96, showarrow: false, font: {color: "#8089a0"}});
     Plotly.react(plot, [...bars, curve("long", "#ff5c7a", "rgba(255,92,122,0.07)"), curve("short", "#2ee6b0", "rgba(46,230,176,0.07)")],
-      liqmap.layout({barmode: "stack", bargap: 0, shapes: [now.shape],
+      liqmap.layout({barmode: "stack", bargap: 0, legend: {...liqmap.legend, traceorder: "normal"}, shapes: [now.shape],
         annotations: [now.annotation, side("← longs liquidated   ", price, "right"), side("   shorts liquidated →", price, "left")],
         xaxis: {...liqmap.axis, range: [low, high], tickprefix: "$", tickformat: ",.0f", showgrid: false},
-        yaxis: {...liqmap.axis, title: {text: "liquidation notional", font: {size: 11}}, tickformat: "$.2s"},
-        yaxis2: {...liqmap.axis, overlaying: "y", side: "right", showgrid: false, tickformat: "$.2s",
+        yaxis: {...liqmap.axis, title: {text: "liquidation notional", font: {size: 11}}, tickformat: "$~s"},
+        yaxis2: {...liqmap.axis, overlaying: "y", side: "right", showgrid: false, tickformat: "$~s", tickmode: "auto",
                  title: {text: "cumulative", font: {size: 11}}, rangemode: "tozero"}}),
       liqmap.config);
   }
@@ -50,7 +51,7 @@
     title.textContent = `${data.symbol} · ${form.model.selectedOptions[0].text} · liquidation map`;
     liqmap.figures(stats, {"Price": liqmap.usd(data.current_price, 1), "Longs below": liqmap.compact(total("long")),
       "Shorts above": liqmap.compact(total("short")), "Largest level": top.price ? `${liqmap.usd(top.price)} (${top.leverage}x)` : "–",
-      "As of": data.timestamp.replace("T", " ").slice(0, 16) + " UTC"});
+      "As of": liqmap.when(data.timestamp)});
   }
 
   async function load() {

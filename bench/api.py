@@ -1,0 +1,580 @@
+"""Benchmark: API latency under load, a cached 30-day heatmap against a trivial endpoint.
+
+What it measures
+    A real server: ``gunicorn liqsite.wsgi:application`` with 2 workers, bound to 127.0.0.1
+    only, with the production settings (DEBUG off, token auth, UserRateThrottle, a file cache
+    both workers share). Two endpoints, measured one after the other on the same server:
+
+    * heatmap  ``GET /api/v1/liquidations/heatmap?symbol=BTCUSDT&model=ensemble&timeframe=30d``,
+               served from the cache (its body is cached per snapshot by the first request);
+    * health   ``GET /api/v1/health``, an authenticated DRF view that does nothing: the floor
+               of auth + throttle + DRF + Django on this server.
+
+    The load generator is one separate process (multiprocessing, spawn) running ``--clients``
+    threads, each with its own persistent ``http.client`` connection (it reconnects when the
+    server closes it, as sync workers do after every response) and its own user's token (as
+    that many bots would; see ``--users``). A closed loop: each client sends its next request
+    when the previous answer is read. Per endpoint at most ``--requests`` requests or
+    ``--seconds`` seconds, whichever ends first; every request is timed with
+    ``time.perf_counter`` from send to the last byte read, and must answer 200 (with the
+    heatmap's body size) to count as a success. Threads spend their time blocked in the
+    socket, so the generator's own CPU use is small; it is printed beside the server's.
+
+    Targets: heatmap p95 < 50 ms, and heatmap p95 <= 2x health p95.
+
+The data
+    35 days of the deterministic synthetic 5-minute market of bench/compute.py (built from the
+    REAL BTCUSDT hourly candles), written as archive-format CSV files (5m klines, metrics, 5m
+    mark price klines, monthly funding) into a temporary folder, then loaded with
+    ``heatmaps.tasks.ingest`` and ``heatmaps.tasks.calculate`` (all models), which publishes
+    the snapshot the API serves. Django's database (SQLite), the warehouse, the snapshots and
+    the cache all live in the temporary folder: nothing of the checkout is touched.
+
+How to run
+    uv run python bench/api.py [--requests 2000] [--seconds 20] [--clients 16]
+                               [--worker-class sync|gthread] [--threads 4] [--keep]
+
+    ``--keep`` leaves the temporary folder (data, databases, gunicorn.log) and prints its path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import http.client
+import itertools
+import json
+import multiprocessing
+import os
+import resource
+import secrets
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"  # the server and the clients stay on loopback, never any other address
+SYMBOL = "BTCUSDT"
+DAYS = 35
+HEATMAP = f"/api/v1/liquidations/heatmap?symbol={SYMBOL}&model=ensemble&timeframe=30d"
+HEALTH = "/api/v1/health"
+MAX_P95_MS = 50.0
+MAX_RATIO = 2.0
+# other processes busier than this many cores during a run make its figures unrepresentative
+BUSY_CORES = 0.25
+WARMUP_REQUESTS = 64  # per endpoint, spread over every client (so over both workers)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=2000, help="per endpoint, at most")
+    parser.add_argument("--seconds", type=float, default=20.0, help="per endpoint, at most")
+    parser.add_argument("--clients", type=int, default=16, help="concurrent connections")
+    parser.add_argument(
+        "--users", type=int, default=0, help="distinct users/tokens (default: one per client)"
+    )
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument(
+        "--worker-class",
+        default="sync",
+        type=lambda text: [w.strip() for w in text.split(",") if w.strip()],
+        help="sync, gthread, or both one after the other: sync,gthread (targets: the first)",
+    )
+    parser.add_argument("--threads", type=int, default=4, help="threads per gthread worker")
+    parser.add_argument("--keep", action="store_true", help="do not remove the temporary folder")
+    return parser.parse_args()
+
+
+# --- the archive -----------------------------------------------------------------------------
+
+
+def _day(ms) -> object:
+    """The UTC date of epoch-ms values (a pandas Series)."""
+    import pandas as pd
+
+    return pd.to_datetime(ms, unit="ms", utc=True).dt.date
+
+
+def archive_frames(days: int) -> dict[str, object]:
+    """bench/compute.py's synthetic market, first ``days`` days, in the archive's columns."""
+    sys.path.insert(0, str(REPO / "bench"))
+    import compute  # bench/compute.py: the synthetic market built from the real hourly path
+    import numpy as np
+    import pandas as pd
+
+    market = compute.window(compute.synthetic_market(compute.load_hourly()), days)
+    k = market.klines
+    bar = compute.BAR_MS
+    klines = pd.DataFrame(
+        {
+            "open_time": k["open_time"],
+            "open": k["open"],
+            "high": k["high"],
+            "low": k["low"],
+            "close": k["close"],
+            "volume": k["volume"].round(3),
+            "close_time": k["open_time"] + bar - 1,
+            "quote_volume": k["quote_volume"].round(4),
+            "count": (k["volume"] * 10).round().astype(np.int64),
+            "taker_buy_volume": k["taker_buy_volume"].round(3),
+            "taker_buy_quote_volume": (
+                k["quote_volume"] * k["taker_buy_volume"] / k["volume"]
+            ).round(4),
+            "ignore": 0,
+        }
+    )
+    m = market.mark
+    mark = klines.assign(
+        high=m["high"],
+        low=m["low"],
+        open=k["open"].clip(m["low"], m["high"]),
+        close=k["close"].clip(m["low"], m["high"]),
+        volume=0.0,
+        quote_volume=0.0,
+        count=0,
+        taker_buy_volume=0.0,
+        taker_buy_quote_volume=0.0,
+    )
+    oi = market.metrics
+    metrics = pd.DataFrame(
+        {
+            "create_time": pd.to_datetime(oi["create_time"], unit="ms").dt.strftime(
+                "%Y-%m-%d %H:%M:%S"
+            ),
+            "symbol": SYMBOL,
+            "sum_open_interest": oi["sum_open_interest"],
+            "sum_open_interest_value": oi["sum_open_interest_value"].round(4),
+            "count_toptrader_long_short_ratio": 1.0,
+            "sum_toptrader_long_short_ratio": 1.0,
+            "count_long_short_ratio": 1.0,
+            "sum_taker_long_short_vol_ratio": 1.0,
+        }
+    )
+    f = market.funding
+    funding = pd.DataFrame(
+        {
+            "calc_time": f["calc_time"],
+            "funding_interval_hours": 8,
+            "last_funding_rate": f["last_funding_rate"],
+        }
+    )
+    return {
+        "klines": (klines, _day(klines["open_time"])),
+        "mark": (mark, _day(mark["open_time"])),
+        "metrics": (metrics, _day(oi["create_time"])),
+        "funding": (funding, _day(funding["calc_time"])),
+    }
+
+
+def write_archive(root: Path, days: int) -> tuple[date, date, dict[str, int]]:
+    """Daily (monthly for funding) CSV files laid out like data.binance.vision under ``root``.
+
+    Returns the first and last day of the files and the number of files per dataset.
+    """
+    daily = root / "data/futures/um/daily"
+    folders = {
+        "klines": (daily / f"klines/{SYMBOL}/5m", f"{SYMBOL}-5m-{{}}.csv"),
+        "mark": (daily / f"markPriceKlines/{SYMBOL}/5m", f"{SYMBOL}-5m-{{}}.csv"),
+        "metrics": (daily / f"metrics/{SYMBOL}", f"{SYMBOL}-metrics-{{}}.csv"),
+        "funding": (
+            root / f"data/futures/um/monthly/fundingRate/{SYMBOL}",
+            f"{SYMBOL}-fundingRate-{{}}.csv",
+        ),
+    }
+    counts, all_days = {}, set()
+    for name, (frame, day) in archive_frames(days).items():
+        folder, pattern = folders[name]
+        folder.mkdir(parents=True, exist_ok=True)
+        period = day.map(lambda d: f"{d:%Y-%m}") if name == "funding" else day.astype(str)
+        for key, rows in frame.groupby(period.to_numpy(), sort=True):
+            rows.to_csv(folder / pattern.format(key), index=False)
+        counts[name] = period.nunique()
+        if name != "funding":
+            all_days.update(day)
+    return min(all_days), max(all_days), counts
+
+
+# --- Django: settings, data, users -----------------------------------------------------------
+
+
+def server_env(work: Path) -> dict[str, str]:
+    """The environment of this process (before Django starts) and of gunicorn."""
+    return {
+        "DJANGO_SETTINGS_MODULE": "liqsite.settings",
+        "SECRET_KEY": secrets.token_urlsafe(40),
+        "DEBUG": "false",
+        "ALLOWED_HOSTS": HOST,
+        "LOG_LEVEL": "WARNING",
+        "DATABASE_URL": f"sqlite:///{work / 'django.sqlite3'}",
+        "DUCKDB_PATH": str(work / "liqmap.duckdb"),
+        "SERVING_PATH": str(work / "serving"),
+        "BINANCE_DATA_PATH": str(work / "archive"),
+        # both workers must share the cache: throttle counters and the heatmap's body
+        "CACHE_URL": f"filecache://{work / 'cache'}",
+        "API_THROTTLE_RATE": "1000000/min",
+    }
+
+
+def prepare_data(work: Path, users: int) -> tuple[dict, list[str]]:
+    """Archive -> ingest -> calculate -> snapshot; then ``users`` users with a token each."""
+    first, last, files = write_archive(work / "archive", DAYS)
+    sys.path.insert(0, str(REPO))
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0)
+    from django.contrib.auth import get_user_model
+    from rest_framework.authtoken.models import Token
+
+    from heatmaps import tasks
+
+    started = time.perf_counter()
+    ingested = tasks.ingest(SYMBOL, first, last, source=work / "archive")
+    if ingested["rejected"]:
+        raise RuntimeError(f"ingest rejected files: {ingested['rejected']}")
+    calculated = tasks.calculate(SYMBOL)
+    user_model = get_user_model()
+    tokens = [
+        Token.objects.create(user=user_model.objects.create_user(f"bench{i}")).key
+        for i in range(users)
+    ]
+    info = {
+        "days": f"{first} .. {last}",
+        "files": files,
+        "tables": ingested["tables"],
+        "window": calculated["window"],
+        "seconds": time.perf_counter() - started,
+    }
+    return info, tokens
+
+
+# --- gunicorn --------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def gunicorn_command(port: int, worker_class: str, args: argparse.Namespace) -> list[str]:
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "liqsite.wsgi:application",
+        "--bind",
+        f"{HOST}:{port}",
+        "--workers",
+        str(args.workers),
+        "--worker-class",
+        worker_class,
+        "--no-control-socket",  # gunicorn 27 opens one in ~/.gunicorn otherwise
+    ]
+    if worker_class == "gthread":
+        command += ["--threads", str(args.threads)]
+    return command
+
+
+def start_server(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    with open(log, "wb") as out:
+        return subprocess.Popen(
+            command, cwd=REPO, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT
+        )
+
+
+def get(port: int, path: str, token: str, timeout: float = 10.0) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
+    try:
+        conn.request("GET", path, headers={"Authorization": f"Token {token}"})
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def wait_ready(server: subprocess.Popen, port: int, token: str, log: Path, limit: float = 30.0):
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"gunicorn exited ({server.returncode}):\n{log.read_text()[-3000:]}")
+        try:
+            if get(port, HEALTH, token, timeout=2.0)[0] == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"gunicorn did not answer within {limit:g} s:\n{log.read_text()[-3000:]}")
+
+
+def stop_server(server: subprocess.Popen) -> None:
+    if server.poll() is None:
+        server.terminate()  # SIGTERM: gunicorn's graceful shutdown
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=5)
+
+
+def workers_cpu_seconds(master: int) -> float:
+    """user + system CPU seconds of the gunicorn master's live children (its workers)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    try:
+        children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    except OSError:
+        return float("nan")
+    total = 0
+    for pid in children:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return total / tick
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds the whole machine spent busy (all processes, all cores) since boot."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+# --- the load generator (runs in its own process) --------------------------------------------
+
+
+def run_load(
+    port: int, path: str, tokens: list[str], clients: int, requests: int, seconds: float
+) -> dict:
+    """``clients`` threads, each on its own connection, until ``requests`` are sent or
+    ``seconds`` have passed. Returns latencies (s), statuses, body sizes and this process's
+    CPU seconds."""
+    tickets = itertools.count()  # next() on it is atomic under the GIL: bounds the total
+    deadline = time.perf_counter() + seconds
+    results: list[list[tuple[float, int, int]]] = [[] for _ in range(clients)]
+
+    def client(index: int) -> None:
+        headers = {"Authorization": f"Token {tokens[index % len(tokens)]}"}
+        conn = http.client.HTTPConnection(HOST, port, timeout=30)
+        out = results[index]
+        while next(tickets) < requests and time.perf_counter() < deadline:
+            started = time.perf_counter()
+            try:
+                conn.request("GET", path, headers=headers)
+                response = conn.getresponse()
+                body = response.read()
+                out.append((time.perf_counter() - started, response.status, len(body)))
+            except (OSError, http.client.HTTPException):
+                out.append((time.perf_counter() - started, 0, 0))
+                conn.close()  # the next request opens a new connection
+        conn.close()
+
+    cpu = resource.getrusage(resource.RUSAGE_SELF)
+    started = time.perf_counter()
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    rows = [row for out in results for row in out]
+    return {
+        "latency": [r[0] for r in rows],
+        "status": [r[1] for r in rows],
+        "size": [r[2] for r in rows],
+        "wall": wall,
+        "cpu": (after.ru_utime - cpu.ru_utime) + (after.ru_stime - cpu.ru_stime),
+    }
+
+
+@dataclass
+class Result:
+    name: str
+    requests: int
+    errors: int
+    wall: float
+    p50: float
+    p95: float
+    p99: float
+    server_cpu: float  # CPU seconds of the gunicorn workers during the run
+    client_cpu: float  # of the load generator
+    other_cpu: float  # of everything else on the machine
+
+    @property
+    def throughput(self) -> float:
+        return self.requests / self.wall
+
+
+def measure(pool, name, port, path, tokens, args, master, expected_size=None) -> Result:
+    """Run the load generator once in its process and summarize what it saw."""
+    server_before, busy_before = workers_cpu_seconds(master), machine_busy_seconds()
+    future = pool.submit(run_load, port, path, tokens, args.clients, args.requests, args.seconds)
+    raw = future.result(timeout=args.seconds + 60)  # the loop stops itself; this is a backstop
+    server_cpu = workers_cpu_seconds(master) - server_before
+    busy = machine_busy_seconds() - busy_before
+    bad = sum(
+        status != 200 or (expected_size is not None and size != expected_size)
+        for status, size in zip(raw["status"], raw["size"], strict=True)
+    )
+    cuts = statistics.quantiles(raw["latency"], n=100, method="inclusive")
+    return Result(
+        name=name,
+        requests=len(raw["latency"]),
+        errors=bad,
+        wall=raw["wall"],
+        p50=cuts[49] * 1000,
+        p95=cuts[94] * 1000,
+        p99=cuts[98] * 1000,
+        server_cpu=server_cpu,
+        client_cpu=raw["cpu"],
+        other_cpu=max(busy - server_cpu - raw["cpu"], 0.0),
+    )
+
+
+# --- report ----------------------------------------------------------------------------------
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "MISS"
+
+
+def print_results(setup: str, results: list[Result]) -> None:
+    header = ("endpoint", "requests", "errors", "req/s", "p50 ms", "p95 ms", "p99 ms")
+    print(f"\n{setup}")
+    print("  " + "  ".join(f"{h:>8}" for h in header) + "  CPU s: workers / client / other")
+    for r in results:
+        cells = (
+            r.name,
+            f"{r.requests:,}",
+            f"{r.errors:,}",
+            f"{r.throughput:.0f}",
+            f"{r.p50:.1f}",
+            f"{r.p95:.1f}",
+            f"{r.p99:.1f}",
+        )
+        cpu = f"{r.server_cpu:.1f} / {r.client_cpu:.1f} / {r.other_cpu:.1f} in {r.wall:.1f} s"
+        print("  " + "  ".join(f"{c:>8}" for c in cells) + f"  {cpu}")
+    heatmap, health = results
+    print(f"  ratio heatmap p95 / health p95: {heatmap.p95 / health.p95:.2f}")
+    busy = max(r.other_cpu / r.wall for r in results)
+    if busy > BUSY_CORES:
+        print(
+            f"  WARNING: other processes kept {busy:.1f} of {os.cpu_count()} cores busy during "
+            "a run: these latencies are pessimistic, run again on a quiet machine"
+        )
+
+
+def print_targets(setup: str, heatmap: Result, health: Result) -> None:
+    ratio = heatmap.p95 / health.p95
+    absolute = f"heatmap p95 {heatmap.p95:.1f} ms < {MAX_P95_MS:g} ms"
+    relative = f"heatmap p95 <= {MAX_RATIO:g}x health p95 ({ratio:.2f}x)"
+    width = max(len(absolute), len(relative))
+    print(f"\ntargets ({setup}):")
+    print(f"  {absolute:<{width}}  {verdict(heatmap.p95 < MAX_P95_MS)}")
+    print(f"  {relative:<{width}}  {verdict(ratio <= MAX_RATIO)}")
+    if heatmap.errors or health.errors:
+        print(f"  {'every response 200 with the expected body':<{width}}  MISS")
+
+
+# --- main ------------------------------------------------------------------------------------
+
+
+def describe(worker_class: str, args: argparse.Namespace) -> str:
+    threads = f" x {args.threads} threads" if worker_class == "gthread" else ""
+    return f"{args.workers} {worker_class} workers{threads}"
+
+
+def serve_and_measure(
+    work: Path, env: dict[str, str], tokens: list[str], worker_class: str, args
+) -> tuple[Result, Result]:
+    """Start gunicorn, warm it up, measure both endpoints, stop it (whatever happens)."""
+    port = free_port()
+    command = gunicorn_command(port, worker_class, args)
+    log = work / f"gunicorn-{worker_class}.log"
+    print(f"\nserver: {' '.join(command[2:])}")
+    server = start_server(command, env, log)
+    try:
+        wait_ready(server, port, tokens[0], log)
+        status, body = get(port, HEATMAP, tokens[0], timeout=60)  # computes and caches it
+        if status != 200:
+            raise RuntimeError(f"heatmap answered {status}: {body[:500]!r}")
+        payload = json.loads(body)
+        meta = payload["metadata"]
+        print(
+            f"heatmap: {len(body):,} bytes of JSON, {len(payload['times'])} times x "
+            f"{len(payload['prices'])} prices (bucket {meta['time_bucket_seconds']} s, step "
+            f"${meta['price_step']:g}): a long and a short matrix, "
+            f"{len(payload['candles']['time'])} candles"
+        )
+        context = multiprocessing.get_context("spawn")
+        with concurrent.futures.ProcessPoolExecutor(1, mp_context=context) as pool:
+            for path in (HEATMAP, HEALTH):  # warm-up: both workers, every code path
+                warm = pool.submit(run_load, port, path, tokens, args.clients, WARMUP_REQUESTS, 10)
+                warm.result(timeout=70)
+            heatmap = measure(pool, "heatmap", port, HEATMAP, tokens, args, server.pid, len(body))
+            health = measure(pool, "health", port, HEALTH, tokens, args, server.pid)
+        return heatmap, health
+    finally:
+        stop_server(server)
+
+
+def bench(work: Path, args: argparse.Namespace) -> None:
+    env = server_env(work)
+    os.environ.update(env)  # before Django starts: this process ingests and calculates
+    started = time.perf_counter()
+    info, tokens = prepare_data(work, args.users or args.clients)
+    tables = info["tables"]
+    print(
+        f"data: {info['days']} ({DAYS} days), files {info['files']}, rows "
+        f"klines={tables.get('klines', 0):,} metrics={tables.get('metrics', 0):,} "
+        f"mark={tables.get('mark_price_klines', 0):,}; ingest + calculate {info['seconds']:.1f} s"
+        f" (setup {time.perf_counter() - started:.1f} s in all)"
+    )
+    print(
+        f"load: 1 generator process (spawn), {args.clients} threads, each with a persistent "
+        f"http.client connection and a token ({len(tokens)} users); per endpoint at most "
+        f"{args.requests:,} requests or {args.seconds:g} s, after {WARMUP_REQUESTS} warm-up "
+        "requests"
+    )
+    measured = {}
+    for worker_class in args.worker_class:
+        heatmap, health = serve_and_measure(work, env, tokens, worker_class, args)
+        measured[worker_class] = (heatmap, health)
+        print_results(describe(worker_class, args), [heatmap, health])
+    first = args.worker_class[0]
+    print_targets(describe(first, args), *measured[first])
+
+
+def main() -> None:
+    args = parse_args()
+    unknown = set(args.worker_class) - {"sync", "gthread"}
+    if unknown or not args.worker_class:
+        raise SystemExit(f"--worker-class: sync, gthread or sync,gthread (got {unknown or ''})")
+    load = Path("/proc/loadavg").read_text().split()[:3]
+    print(
+        f"machine: nproc={os.cpu_count()}  load average {' '.join(load)}  "
+        f"python={sys.version.split()[0]}  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
+    )
+    work = Path(tempfile.mkdtemp(prefix="liqmap-bench-api-"))
+    try:
+        bench(work, args)
+    finally:
+        if args.keep:
+            print(f"\nkept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

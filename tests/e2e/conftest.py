@@ -1,0 +1,103 @@
+"""Browser tests: the real pages on pytest-django's live server, driven in Debian's chromium
+through playwright's sync API, on the bundled sample (ingested and calculated once per session
+by the `served` fixture of tests/conftest.py)."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from tests.conftest import PASSWORD
+
+CHROMIUM = "/usr/bin/chromium"
+# Everything that would make chromium talk to Google on its own: the test asserts that no
+# request leaves the machine, so the browser must not add any either.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+VIEWPORT = {"width": 1440, "height": 900}
+LOCAL_HOSTS = {"127.0.0.1", "localhost"}
+
+
+@pytest.fixture(scope="package")
+def browser() -> Browser:
+    # Playwright's sync API keeps an event loop on this thread, so Django would refuse the
+    # test's own ORM calls as "async unsafe"; they are synchronous, and only for this package.
+    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(autouse=True)
+def plain_static_urls(settings):
+    # Production's manifest storage needs `collectstatic` first; the live server serves the
+    # files straight from the finders, under their plain names.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+@pytest.fixture(scope="package")
+def shared_page(browser) -> Page:
+    # One tab for the package: chromium needs more than a second to compile plotly.js in a new
+    # tab, and well under one in a tab that already ran it.
+    context = browser.new_context(viewport=VIEWPORT, reduced_motion="reduce", locale="en-US")
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def page(shared_page, served, live_server) -> Page:
+    """The tab, logged out, with every request of the test recorded: none may leave the
+    machine. Routes a test adds are removed after it."""
+    shared_page.context.clear_cookies()
+    requested = []
+    record = lambda request: requested.append(request.url)  # noqa: E731
+    shared_page.on("request", record)
+    yield shared_page
+    shared_page.remove_listener("request", record)
+    shared_page.unroute_all(behavior="ignoreErrors")
+    outside = [url for url in requested if not is_local(url)]
+    assert outside == [], f"requests left the machine: {outside}"
+
+
+def is_local(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme in {"data", "blob", "about"} or parts.hostname in LOCAL_HOSTS
+
+
+def log_in(page: Page, live_server, path: str, username: str = "trader") -> None:
+    """Open ``path``, get sent to the login form, log in through it and land back on ``path``."""
+    page.goto(live_server.url + path)
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(live_server.url + path)
+
+
+def wait_for_plot(page: Page) -> None:
+    page.wait_for_selector("#plot[data-state=ready]")
+
+
+def plotted(page: Page, expression: str):
+    """Evaluate ``expression`` with ``plot`` bound to the page's plotly figure (data, layout)."""
+    return page.evaluate(f"(plot) => {expression}", page.locator("#plot").element_handle())
+
+
+def query_of(url: str) -> dict[str, str]:
+    return {name: values[0] for name, values in parse_qs(urlsplit(url).query).items()}

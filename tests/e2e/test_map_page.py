@@ -1,0 +1,51 @@
+"""The liquidation map in a real browser: bars per leverage tier around the price, cumulative
+curves on their own axis, one fetch per model."""
+
+from __future__ import annotations
+
+from playwright.sync_api import expect
+
+from .conftest import log_in, plotted, query_of, wait_for_plot
+
+LEVELS_API = "/api/v1/liquidations/levels"
+
+
+def test_the_map_stacks_levels_by_tier_with_longs_below_and_shorts_above_the_price(
+    page, live_server, dashboard_user
+):
+    log_in(page, live_server, "/map/")
+    wait_for_plot(page)
+    assert page.locator("#plot .main-svg").count() > 0
+    assert page.locator("#plot .barlayer .point").count() > 20
+    traces = plotted(
+        page, "plot.data.map((t) => ({type: t.type, name: t.name, x: t.x, yaxis: t.yaxis}))"
+    )
+    bars = [t["name"] for t in traces if t["type"] == "bar"]
+    assert len(bars) >= 4 and set(bars) <= {"5x", "10x", "20x", "25x", "50x", "100x"}
+    assert plotted(page, "plot.layout.barmode") == "stack"
+    curves = {t["name"]: t for t in traces if t["type"] == "scatter"}
+    price = 46662.9
+    assert all(x <= price for x in curves["Cumulative longs"]["x"])
+    assert all(x >= price for x in curves["Cumulative shorts"]["x"])
+    assert {t["yaxis"] for t in curves.values()} == {"y2"}
+    assert price in plotted(page, "plot.layout.shapes.map((s) => s.x0)")
+    expect(page.locator("#stats")).to_contain_text("Longs below")
+
+
+def test_choosing_a_model_fetches_its_levels_and_the_range_only_rescales(
+    page, live_server, dashboard_user
+):
+    log_in(page, live_server, "/map/")
+    wait_for_plot(page)
+    with page.expect_response(lambda r: LEVELS_API in r.url) as answer:
+        page.select_option("select[name=model]", "funding_adjusted")
+    assert query_of(answer.value.url)["model"] == "funding_adjusted"
+    expect(page.locator("#title")).to_contain_text("Funding adjusted")
+
+    requests = []
+    page.on("request", lambda r: LEVELS_API in r.url and requests.append(r.url))
+    narrow = plotted(page, "plot.layout.xaxis.range")
+    page.click("label:has-text('All')")
+    wide = plotted(page, "plot.layout.xaxis.range")
+    assert wide[0] < narrow[0] and wide[1] > narrow[1]
+    assert requests == []
