@@ -300,6 +300,8 @@ def _write(con, symbol: str, result: ModelResult, start: datetime, end: datetime
     predicted = result.predicted[
         (result.predicted["time"] >= lo) & (result.predicted["time"] <= hi)
     ]
+    tiers = result.tier_heatmap
+    tiers = tiers[(tiers["time_bucket"] >= lo) & (tiers["time_bucket"] <= hi)]
     levels = result.levels.assign(timestamp=result.as_of, is_valid=result.is_valid)
     if not lo <= result.as_of <= hi:
         levels = levels.iloc[0:0]
@@ -311,10 +313,12 @@ def _write(con, symbol: str, result: ModelResult, start: datetime, end: datetime
         window_end=end,
         levels=levels,
         heatmap=heatmap,
+        tier_heatmap=tiers,
         predicted=predicted,
         run={
             "as_of": result.as_of or None,
             "price_step": result.price_step,
+            "tier_price_step": result.tier_price_step or result.price_step,
             "current_price": result.current_price,
             "confidence": result.confidence,
             "is_valid": result.is_valid,

@@ -79,6 +79,11 @@ MIGRATIONS: list[str] = [
         side VARCHAR NOT NULL, confidence DOUBLE NOT NULL, is_valid BOOLEAN NOT NULL);
     CREATE TABLE heatmap_cache (
         time_bucket TIMESTAMP NOT NULL, price_bucket DOUBLE NOT NULL, symbol VARCHAR NOT NULL,
+        model VARCHAR NOT NULL, side VARCHAR NOT NULL, density BIGINT NOT NULL,
+        volume DOUBLE NOT NULL);
+    -- the same per leverage tier, on wider price buckets (model_runs.tier_price_step)
+    CREATE TABLE heatmap_tiers (
+        time_bucket TIMESTAMP NOT NULL, price_bucket DOUBLE NOT NULL, symbol VARCHAR NOT NULL,
         model VARCHAR NOT NULL, side VARCHAR NOT NULL, leverage DOUBLE NOT NULL,
         density BIGINT NOT NULL, volume DOUBLE NOT NULL);
     CREATE TABLE predicted_liquidations (
@@ -87,6 +92,7 @@ MIGRATIONS: list[str] = [
     CREATE TABLE model_runs (
         symbol VARCHAR NOT NULL, model VARCHAR NOT NULL, window_start TIMESTAMP NOT NULL,
         window_end TIMESTAMP NOT NULL, as_of TIMESTAMP, price_step DOUBLE NOT NULL,
+        tier_price_step DOUBLE NOT NULL,
         current_price DOUBLE, confidence DOUBLE NOT NULL, is_valid BOOLEAN NOT NULL,
         warnings VARCHAR[] NOT NULL, computed_at TIMESTAMP NOT NULL,
         PRIMARY KEY (symbol, model, window_start, window_end));
@@ -478,6 +484,7 @@ def replace_model_output(
     window_end: datetime,
     levels: pd.DataFrame,
     heatmap: pd.DataFrame,
+    tier_heatmap: pd.DataFrame,
     predicted: pd.DataFrame,
     run: dict,
 ) -> None:
@@ -493,6 +500,7 @@ def replace_model_output(
         for table, column in (
             ("liquidation_levels", "timestamp"),
             ("heatmap_cache", "time_bucket"),
+            ("heatmap_tiers", "time_bucket"),
             ("predicted_liquidations", "time"),
         ):
             con.execute(
@@ -515,7 +523,13 @@ def replace_model_output(
         con.register("new_heatmap", heatmap)
         con.execute(
             """INSERT INTO heatmap_cache SELECT epoch_ms(time_bucket::BIGINT), price_bucket,
-               $symbol, $model, side, leverage, density, volume FROM new_heatmap""",
+               $symbol, $model, side, density, volume FROM new_heatmap""",
+            {"symbol": symbol, "model": model},
+        )
+        con.register("new_tiers", tier_heatmap)
+        con.execute(
+            """INSERT INTO heatmap_tiers SELECT epoch_ms(time_bucket::BIGINT), price_bucket,
+               $symbol, $model, side, leverage, density, volume FROM new_tiers""",
             {"symbol": symbol, "model": model},
         )
         con.register("new_predicted", predicted)
@@ -526,7 +540,8 @@ def replace_model_output(
         )
         con.execute(
             "INSERT INTO model_runs VALUES ($symbol, $model, $start, $end, "
-            "epoch_ms($as_of::BIGINT), $price_step, $current_price, $confidence, $is_valid, "
+            "epoch_ms($as_of::BIGINT), $price_step, $tier_price_step, $current_price, "
+            "$confidence, $is_valid, "
             "$warnings, now()::TIMESTAMP)",
             {**window, **run},
         )
@@ -535,7 +550,7 @@ def replace_model_output(
         con.execute("ROLLBACK")
         raise
     finally:
-        for name in ("new_levels", "new_heatmap", "new_predicted"):
+        for name in ("new_levels", "new_heatmap", "new_tiers", "new_predicted"):
             con.unregister(name)
 
 
@@ -564,6 +579,7 @@ SERVED_TABLES = (
     "liquidation_history",
     "liquidation_levels",
     "heatmap_cache",
+    "heatmap_tiers",
     "predicted_liquidations",
     "model_runs",
 )
@@ -662,8 +678,8 @@ def served_symbols() -> list[str]:
 
 def latest_run(symbol: str, model: str) -> dict | None:
     frame = read(
-        """SELECT epoch_ms(as_of) AS as_of, price_step, current_price, confidence, is_valid,
-                  warnings FROM model_runs WHERE symbol = ? AND model = ?
+        """SELECT epoch_ms(as_of) AS as_of, price_step, tier_price_step, current_price,
+                  confidence, is_valid, warnings FROM model_runs WHERE symbol = ? AND model = ?
            ORDER BY as_of DESC, computed_at DESC LIMIT 1""",
         [symbol, model],
     )
@@ -687,31 +703,34 @@ def heatmap_cells(
 ) -> pd.DataFrame:
     """Pending notional per display cell: the hourly snapshot at each bucket's start, summed
     into price buckets of ``price_step`` (pending is a stock: it is sampled, not summed, in
-    time). Columns: time_bucket (ms), price_bucket, side, volume."""
+    time); from the per-tier table when ``leverages`` are chosen. Columns: time_bucket (ms),
+    price_bucket, side, volume."""
+    table = "heatmap_tiers" if leverages else "heatmap_cache"
+    tiers = "AND list_contains($tiers, leverage)" if leverages else ""
+    params = {
+        "symbol": symbol,
+        "model": model,
+        "start": start_ms,
+        "end": end_ms,
+        "bucket": bucket_ms,
+        "step": price_step,
+        "pmin": price_min,
+        "pmax": price_max,
+    }
+    if leverages:
+        params["tiers"] = [float(x) for x in leverages]
     return read(
-        """SELECT epoch_ms(time_bucket) AS time_bucket,
+        f"""SELECT epoch_ms(time_bucket) AS time_bucket,
                   floor(price_bucket / $step) * $step AS price_bucket, side,
                   sum(volume) AS volume
-           FROM heatmap_cache
+           FROM {table}
            WHERE symbol = $symbol AND model = $model
              AND time_bucket >= epoch_ms($start) AND time_bucket <= epoch_ms($end)
              AND epoch_ms(time_bucket) % $bucket = 0
              AND ($pmin IS NULL OR price_bucket >= $pmin)
-             AND ($pmax IS NULL OR price_bucket < $pmax)
-             AND ($all_tiers OR list_contains($tiers, leverage))
+             AND ($pmax IS NULL OR price_bucket < $pmax) {tiers}
            GROUP BY ALL""",
-        {
-            "symbol": symbol,
-            "model": model,
-            "start": start_ms,
-            "end": end_ms,
-            "bucket": bucket_ms,
-            "step": price_step,
-            "pmin": price_min,
-            "pmax": price_max,
-            "all_tiers": not leverages,
-            "tiers": [float(x) for x in leverages or [0.0]],
-        },
+        params,
     )
 
 

@@ -33,6 +33,9 @@ class ModelConfig:
     brackets: pd.DataFrame = field(default_factory=lambda: BTCUSDT_BRACKETS)
     funding_periods_held: float = 3.0  # model B: funding payments a position lives through
     trade_top_fraction: float = 0.1  # model C: share of trades (by notional) taken as openings
+    # The per-tier heatmap (the page's leverage filter) uses buckets this many times wider:
+    # split six ways at full resolution it would be most of a year's compute and storage.
+    tier_step_multiple: int = 5
 
     def __post_init__(self):
         weights = np.array(list(self.leverage_prior.values()), dtype=float)
@@ -55,7 +58,8 @@ class ModelResult:
 
     levels: pending at the end, per price bucket, side and tier (LEVEL_COLUMNS);
     heatmap: pending at each snapshot time (time_bucket ms, price_bucket, side, volume USDT,
-    density = cohorts); predicted: consumed per bar (time ms, price_bucket, side, volume USDT).
+    density = cohorts) and tier_heatmap (the same per leverage tier, on tier_price_step buckets);
+    predicted: consumed per bar (time ms, price_bucket, side, volume USDT).
     """
 
     model: str
@@ -68,6 +72,11 @@ class ModelResult:
     current_price: float
     as_of: int  # ms: end of the last bar
     totals: Mapping[str, float] = field(default_factory=dict)  # opened/closed/consumed/pending
+    tier_heatmap: pd.DataFrame | None = None  # the heatmap per leverage tier, wider buckets
+    tier_price_step: float | None = None
+    ledger: object | None = None  # the LedgerRun behind a ledger model (the ensemble reuses it)
+    bars: object | None = None  # ... and its Bars
+    snapshot_times: np.ndarray | None = None
 
     @property
     def is_valid(self) -> bool:

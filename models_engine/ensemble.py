@@ -17,6 +17,7 @@ import pandas as pd
 from .base import LEVEL_COLUMNS, AbstractLiquidationModel, ModelConfig, ModelResult
 from .binance_standard import BinanceStandardModel
 from .funding_adjusted import FundingAdjustedModel
+from .ledger import Cohorts, LedgerRun, empty_snapshots, pending_snapshots
 from .market import MarketData
 from .trade_clusters import TradeClustersModel
 
@@ -85,6 +86,63 @@ def _weighted_sum(
     return pd.concat(parts).groupby(keys, as_index=False)[columns].sum()
 
 
+def _combined_heatmaps(
+    members: list[ModelResult], weights: list[float]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The weighted sum of the members' heatmaps.
+
+    Ledger members share one bar grid, so their cohorts, each scaled by its member's weight,
+    form one ledger whose snapshots are that sum: far cheaper than adding up millions of
+    heatmap rows. Members without a ledger are added up row by row.
+    """
+    keys = ["time_bucket", "price_bucket", "side", "leverage"]
+    first = members[0]
+    if all(m.ledger is not None for m in members) and all(
+        len(m.bars) == len(first.bars) for m in members
+    ):
+        runs = [m.ledger for m in members]
+        cohorts = Cohorts(
+            *(
+                np.concatenate(
+                    [
+                        getattr(r.cohorts, f) * (wi if f == "notional" else 1)
+                        for r, wi in zip(runs, weights, strict=True)
+                    ]
+                )
+                for f in Cohorts.__dataclass_fields__
+            )
+        )
+        cohorts = Cohorts(
+            cohorts.bar.astype(np.int64),
+            cohorts.is_long.astype(bool),
+            *(getattr(cohorts, f) for f in ("leverage", "entry", "level", "notional")),
+        )
+        run = LedgerRun(
+            cohorts, np.concatenate([r.consumed_at for r in runs]), runs[0].log_keep_cum
+        )
+        times = first.snapshot_times
+        return (
+            pending_snapshots(run, first.bars, times, first.price_step),
+            pending_snapshots(run, first.bars, times, first.tier_price_step, by_leverage=True),
+        )
+    out = []
+    for attribute in ("heatmap", "tier_heatmap"):
+        pairs = [(getattr(m, attribute), wi) for m, wi in zip(members, weights, strict=True)]
+        pairs = [(f.fillna({"leverage": -1.0}), wi) for f, wi in pairs if f is not None]
+        if not pairs:
+            out.append(empty_snapshots())
+            continue
+        # groupby drops NaN keys: the untiered heatmap's NaN leverage rides as -1
+        summed = _weighted_sum(
+            [f for f, _ in pairs], [wi for _, wi in pairs], keys, ["volume", "density"]
+        )
+        summed["leverage"] = summed["leverage"].replace(-1.0, np.nan)
+        if len(summed):
+            summed["density"] = np.rint(summed["density"]).astype(np.int64)
+        out.append(summed)
+    return out[0], out[1]
+
+
 def combine(members: list[ModelResult], weights: list[float]) -> ModelResult:
     """Combine member results computed on the same window and price step."""
     w = np.asarray(weights, dtype=float) / np.sum(weights)
@@ -102,14 +160,7 @@ def combine(members: list[ModelResult], weights: list[float]) -> ModelResult:
     if len(levels):
         levels["price_level"] = levels["weighted"] / levels["volume"]
     levels = levels.assign(confidence=confidence).reindex(columns=LEVEL_COLUMNS)
-    heatmap = _weighted_sum(
-        [m.heatmap for m in members],
-        list(w),
-        ["time_bucket", "price_bucket", "side", "leverage"],
-        ["volume", "density"],
-    )
-    if len(heatmap):
-        heatmap["density"] = np.rint(heatmap["density"]).astype(np.int64)
+    heatmap, tier_heatmap = _combined_heatmaps(members, list(w))
     predicted = _weighted_sum(
         [m.predicted for m in members], list(w), ["time", "price_bucket", "side"], ["volume"]
     )
@@ -122,6 +173,8 @@ def combine(members: list[ModelResult], weights: list[float]) -> ModelResult:
         model="ensemble",
         levels=levels,
         heatmap=heatmap,
+        tier_heatmap=tier_heatmap,
+        tier_price_step=reference.tier_price_step,
         predicted=predicted,
         confidence=round(confidence, 4),
         warnings=tuple(warnings + member_warnings),

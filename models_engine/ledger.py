@@ -171,12 +171,17 @@ def pending_levels(run: LedgerRun, bars: Bars, step: float) -> pd.DataFrame:
 
 
 def pending_snapshots(
-    run: LedgerRun, bars: Bars, snapshot_times: np.ndarray, step: float
+    run: LedgerRun,
+    bars: Bars,
+    snapshot_times: np.ndarray,
+    step: float,
+    by_leverage: bool = False,
 ) -> pd.DataFrame:
-    """The pending heatmap: notional still pending at each snapshot time, per price bucket,
-    side and leverage tier, from bars that closed before the snapshot only.
+    """The pending heatmap: notional still pending at each snapshot time, per price bucket and
+    side (and leverage tier if ``by_leverage``), from bars that closed before the snapshot only.
 
-    Columns: time_bucket (ms), price_bucket, side, leverage, volume (USDT), density (cohorts).
+    Columns: time_bucket (ms), price_bucket, side, leverage (NaN unless by tier), volume
+    (USDT), density (cohorts pending).
     """
     n, K = len(bars), len(snapshot_times)
     if n == 0 or K == 0 or len(run.cohorts) == 0:
@@ -190,9 +195,10 @@ def pending_snapshots(
     scale = np.where(done > 0, np.exp(L[np.maximum(done - 1, 0)]), 0.0)
     times = np.asarray(snapshot_times, dtype=np.int64)
     frames = []
+    alive = birth < death
     # one tier at a time keeps the dense (bucket × snapshot) arrays a tier's price span wide
-    for tier in np.unique(c.leverage):
-        live = (birth < death) & (c.leverage == tier)
+    for tier in np.unique(c.leverage) if by_leverage else [np.nan]:
+        live = alive & (c.leverage == tier) if by_leverage else alive
         if live.any():
             frame = _tier_snapshots(c, live, birth, death, L, scale, times, step)
             frames.append(frame.assign(leverage=float(tier)))

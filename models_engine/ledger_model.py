@@ -108,10 +108,16 @@ class LedgerModel(AbstractLiquidationModel):
             "consumed": float(predicted["volume"].sum()),
             "pending": float(levels["volume"].sum()),
         }
+        tier_step = step * config.tier_step_multiple
         return ModelResult(
             model=self.model_name,
             levels=levels,
             heatmap=pending_snapshots(run, bars, snapshots, step),
+            tier_heatmap=pending_snapshots(run, bars, snapshots, tier_step, by_leverage=True),
+            tier_price_step=tier_step,
+            ledger=run,
+            bars=bars,
+            snapshot_times=snapshots,
             predicted=predicted,
             confidence=round(float(confidence), 4),
             warnings=tuple(warnings),
@@ -127,6 +133,8 @@ def empty_result(model: str, step: float, warnings: list[str]) -> ModelResult:
         model=model,
         levels=pd.DataFrame(columns=LEVEL_COLUMNS),
         heatmap=empty_snapshots(),
+        tier_heatmap=empty_snapshots(),
+        tier_price_step=step,
         predicted=pd.DataFrame(columns=["time", "price_bucket", "side", "volume"]),
         confidence=0.0,
         warnings=tuple(warnings),

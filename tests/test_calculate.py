@@ -75,7 +75,7 @@ def test_a_rerun_replaces_its_window_instead_of_adding(loaded):
 
 def test_a_window_touches_only_its_own_days(loaded):
     tasks.calculate("BTCUSDT", "binance_standard")
-    outside = """SELECT time_bucket, price_bucket, side, leverage, volume FROM heatmap_cache
+    outside = """SELECT time_bucket, price_bucket, side, volume FROM heatmap_cache
                  WHERE time_bucket < '2024-01-08' OR time_bucket > '2024-01-10' ORDER BY ALL"""
     before = rows(loaded, outside)
 
@@ -118,7 +118,7 @@ def test_the_ensemble_follows_the_active_weights(loaded):
         loaded,
         """
         SELECT count(*), max(abs(e.volume - a.volume) / a.volume) FROM heatmap_cache e
-        JOIN heatmap_cache a USING (time_bucket, price_bucket, side, leverage)
+        JOIN heatmap_cache a USING (time_bucket, price_bucket, side)
         WHERE e.model = 'ensemble' AND a.model = 'binance_standard'""",
     )[0]
     only_a = rows(loaded, "SELECT count(*) FROM heatmap_cache WHERE model = 'binance_standard'")

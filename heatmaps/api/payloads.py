@@ -72,7 +72,8 @@ def heatmap(
     leverage: list[float] | None = None,
 ) -> dict:
     run = _run_or_empty(symbol, model)
-    base_step = float(run["price_step"])
+    # the per-tier heatmap is stored on wider buckets: a leverage filter cannot go finer
+    base_step = float(run["tier_price_step"] if leverage else run["price_step"])
     end_ms = to_ms(end) or run["as_of"] or 0
     start_ms = to_ms(start) or end_ms - TIMEFRAMES_MS[timeframe]
     t0, t1, p0, p1 = warehouse.heatmap_extent(symbol, model, start_ms, end_ms)

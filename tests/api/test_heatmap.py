@@ -57,12 +57,16 @@ def test_zooming_in_gets_finer_buckets(served, clients):
     assert narrow["prices"][0] == 44000 and narrow["prices"][-1] == 47900
 
 
-def test_the_leverage_filter_keeps_only_those_tiers(served, clients):
-    every = np.array(get(clients["bot"], timeframe="1d")["long"]).sum()
-    high = np.array(get(clients["bot"], timeframe="1d", leverage="50,100")["long"]).sum()
-    low = np.array(get(clients["bot"], timeframe="1d", leverage="5,10,20,25")["long"]).sum()
-    assert 0 < high < every and 0 < low < every
-    assert high + low == pytest.approx(every, rel=0.01)
+def test_the_leverage_filter_keeps_only_those_tiers_on_wider_buckets(served, clients):
+    every = get(clients["bot"], timeframe="1d", price_step=500)
+    high = get(clients["bot"], timeframe="1d", leverage="50,100")
+    low = get(clients["bot"], timeframe="1d", leverage="5,10,20,25")
+    assert high["metadata"]["price_step"] == low["metadata"]["price_step"] == 500
+    total, high_sum, low_sum = (np.array(b["long"]).sum() for b in (every, high, low))
+    assert 0 < high_sum < total and 0 < low_sum < total
+    assert high_sum + low_sum == pytest.approx(total, rel=0.01)
+    refused = clients["bot"].get(URL, {"leverage": "10", "price_step": 100})
+    assert refused.status_code == 400 and "price_step" in refused.json()
 
 
 def test_a_repeated_request_is_served_from_the_cache_until_new_data_is_published(served, clients):

@@ -205,4 +205,35 @@ def test_snapshots_start_on_the_hour_and_use_only_finished_bars():
     times = np.unique(result.heatmap["time_bucket"])
     assert list(times) == [T0 + h * 3_600_000 for h in range(1, 6)]  # 60 bars = 5 hours
     assert result.as_of == T0 + n * BAR_MS
-    assert set(result.heatmap["leverage"]) == {5.0, 10.0, 20.0, 25.0, 50.0, 100.0}
+    assert result.heatmap["leverage"].isna().all()
+    assert set(result.tier_heatmap["leverage"]) == {5.0, 10.0, 20.0, 25.0, 50.0, 100.0}
+    assert (result.tier_heatmap["price_bucket"] % 500 == 0).all()
+    # the tiers add up to the whole, snapshot by snapshot
+    whole = result.heatmap.groupby("time_bucket")["volume"].sum()
+    tiers = result.tier_heatmap.groupby("time_bucket")["volume"].sum()
+    pd.testing.assert_series_equal(whole, tiers, rtol=1e-9)
+
+
+def test_the_ensemble_heatmap_is_the_weighted_sum_of_its_members():
+    rng = np.random.default_rng(5)
+    n = 600
+    close = 42_000 * np.exp(np.cumsum(rng.normal(0, 0.002, n)))
+    data = market(
+        close, low=close * 0.998, high=close * 1.002, oi=1000 + np.cumsum(rng.normal(0, 3, n + 1))
+    )
+    weights = {"binance_standard": 0.5, "funding_adjusted": 0.3, "trade_clusters": 0.2}
+    members = [
+        cls().run(data) for cls in (BinanceStandardModel, FundingAdjustedModel, TradeClustersModel)
+    ]
+    ensemble = EnsembleModel(weights=weights).run(data, members=members)
+
+    keys = ["time_bucket", "price_bucket", "side"]
+    expected = (
+        pd.concat(
+            [m.heatmap.assign(volume=m.heatmap["volume"] * weights[m.model]) for m in members]
+        )
+        .groupby(keys)["volume"]
+        .sum()
+    )
+    got = ensemble.heatmap.set_index(keys)["volume"].sort_index()
+    pd.testing.assert_series_equal(got, expected.sort_index(), rtol=1e-9, check_names=False)
