@@ -95,6 +95,13 @@ def _held(run: LedgerRun, mask: np.ndarray, after_bar: np.ndarray) -> np.ndarray
     return run.cohorts.notional[mask] * np.exp(L[after_bar] - L[run.cohorts.bar[mask]])
 
 
+def sides(is_long: np.ndarray) -> pd.Categorical:
+    """ "long"/"short" labels; categorical, since millions of strings cost more than the math."""
+    return pd.Categorical.from_codes(
+        (~np.asarray(is_long, bool)).astype(np.int8), ["long", "short"]
+    )
+
+
 def bucket_of(price: np.ndarray, step: float) -> np.ndarray:
     return np.floor(np.asarray(price) / step) * step
 
@@ -115,7 +122,7 @@ def consumed_log(run: LedgerRun, bars: Bars, step: float) -> pd.DataFrame:
         {
             "time": bars.open_time[at],
             "price_bucket": bucket_of(run.cohorts.level[hit], step),
-            "side": np.where(run.cohorts.is_long[hit], "long", "short"),
+            "side": sides(run.cohorts.is_long[hit]),
             "volume": _held(run, hit, at - 1),
         }
     )
@@ -154,7 +161,7 @@ def pending_levels(run: LedgerRun, bars: Bars, step: float) -> pd.DataFrame:
     frame = pd.DataFrame(
         {
             "price_bucket": bucket_of(c.level, step),
-            "side": np.where(c.is_long, "long", "short"),
+            "side": sides(c.is_long),
             "leverage": c.leverage,
             "volume": held,
             "weighted": held * c.level,
@@ -236,7 +243,7 @@ def _tier_snapshots(c, live, birth, death, L, scale, times, step) -> pd.DataFram
         {
             "time_bucket": times[at],
             "price_bucket": (cells // 2 + low_bucket) * step,
-            "side": np.where(cells % 2 == 0, "long", "short"),
+            "side": sides(cells % 2 == 0),
             "volume": vol,
             "density": density[cells, at].astype(np.int64),
         }
