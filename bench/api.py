@@ -1,26 +1,39 @@
 """Benchmark: API latency under load, a cached 30-day heatmap against a trivial endpoint.
 
 What it measures
-    A real server: ``gunicorn liqsite.wsgi:application`` with 2 workers, bound to 127.0.0.1
-    only, with the production settings (DEBUG off, token auth, UserRateThrottle, a file cache
-    both workers share). Two endpoints, measured one after the other on the same server:
+    A real server: ``gunicorn liqsite.wsgi:application`` with 2 sync workers, bound to
+    127.0.0.1 only, with the production settings (DEBUG off, token auth, UserRateThrottle, a
+    file cache both workers share). Two endpoints, measured one after the other on the same
+    server:
 
     * heatmap  ``GET /api/v1/liquidations/heatmap?symbol=BTCUSDT&model=ensemble&timeframe=30d``,
-               served from the cache (its body is cached per snapshot by the first request);
+               served from the cache (the first request computes it; the body is then cached
+               per snapshot in the shared file cache);
     * health   ``GET /api/v1/health``, an authenticated DRF view that does nothing: the floor
                of auth + throttle + DRF + Django on this server.
 
     The load generator is one separate process (multiprocessing, spawn) running ``--clients``
-    threads, each with its own persistent ``http.client`` connection (it reconnects when the
-    server closes it, as sync workers do after every response) and its own user's token (as
-    that many bots would; see ``--users``). A closed loop: each client sends its next request
-    when the previous answer is read. Per endpoint at most ``--requests`` requests or
-    ``--seconds`` seconds, whichever ends first; every request is timed with
-    ``time.perf_counter`` from send to the last byte read, and must answer 200 (with the
-    heatmap's body size) to count as a success. Threads spend their time blocked in the
-    socket, so the generator's own CPU use is small; it is printed beside the server's.
+    threads, each with its own ``http.client`` connection (kept alive by gthread workers;
+    sync workers close it after every response and the client reconnects, as any client of
+    theirs must) and its own user's token, as that many bots would: with one user for all,
+    the throttle's per-user history would grow to every request of the last minute, far past
+    what the production rate (1200/min) allows (``--users 1`` shows it). A closed loop: each
+    client sends its next request when the previous answer is read. Per endpoint at most
+    ``--requests`` requests or ``--seconds`` seconds, whichever ends first, after a warm-up;
+    every request is timed with ``time.perf_counter`` from send to the last byte read and
+    must answer 200 (the heatmap with its full body) to count as a success. The threads wait
+    in the socket most of the time, so the generator needs little CPU: the report gives the
+    CPU seconds of the workers, of the generator and of every other process on the machine
+    during each run, and warns when other processes were busy enough to skew the figures.
 
     Targets: heatmap p95 < 50 ms, and heatmap p95 <= 2x health p95.
+
+    Sync workers are the default: on 2 cores they gave the lower p95 (the targets' measure) on
+    both endpoints in every run. ``gthread`` (4 threads each) keeps connections open and can
+    overlap one request's socket write or DuckDB query with another's Python, which sometimes
+    gives it more heatmap requests/s, but the work is mostly CPU-bound Python and a worker's
+    threads take turns on one GIL, so its tail is longer (``--worker-class sync,gthread``
+    runs both on the same data).
 
 The data
     35 days of the deterministic synthetic 5-minute market of bench/compute.py (built from the
@@ -31,10 +44,10 @@ The data
     the cache all live in the temporary folder: nothing of the checkout is touched.
 
 How to run
-    uv run python bench/api.py [--requests 2000] [--seconds 20] [--clients 16]
-                               [--worker-class sync|gthread] [--threads 4] [--keep]
+    uv run python bench/api.py [--requests 2000] [--seconds 20] [--clients 16] [--users N]
+                               [--worker-class sync|gthread|sync,gthread] [--threads 4] [--keep]
 
-    ``--keep`` leaves the temporary folder (data, databases, gunicorn.log) and prints its path.
+    ``--keep`` leaves the temporary folder (data, databases, gunicorn logs) and prints its path.
 """
 
 from __future__ import annotations
@@ -59,6 +72,10 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported where used: the load generator's process does without them
+    import pandas as pd
 
 REPO = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"  # the server and the clients stay on loopback, never any other address
@@ -96,14 +113,14 @@ def parse_args() -> argparse.Namespace:
 # --- the archive -----------------------------------------------------------------------------
 
 
-def _day(ms) -> object:
-    """The UTC date of epoch-ms values (a pandas Series)."""
+def _day(ms: pd.Series) -> pd.Series:
+    """The UTC dates of epoch-ms values."""
     import pandas as pd
 
     return pd.to_datetime(ms, unit="ms", utc=True).dt.date
 
 
-def archive_frames(days: int) -> dict[str, object]:
+def archive_frames(days: int) -> dict[str, tuple[pd.DataFrame, pd.Series]]:
     """bench/compute.py's synthetic market, first ``days`` days, in the archive's columns."""
     sys.path.insert(0, str(REPO / "bench"))
     import compute  # bench/compute.py: the synthetic market built from the real hourly path
@@ -177,7 +194,8 @@ def archive_frames(days: int) -> dict[str, object]:
 def write_archive(root: Path, days: int) -> tuple[date, date, dict[str, int]]:
     """Daily (monthly for funding) CSV files laid out like data.binance.vision under ``root``.
 
-    Returns the first and last day of the files and the number of files per dataset.
+    Returns the first and the last day of the files and the number of files per dataset (the
+    last day only has the open interest at its 00:00, the close of the last bar).
     """
     daily = root / "data/futures/um/daily"
     folders = {
@@ -241,7 +259,7 @@ def prepare_data(work: Path, users: int) -> tuple[dict, list[str]]:
     ingested = tasks.ingest(SYMBOL, first, last, source=work / "archive")
     if ingested["rejected"]:
         raise RuntimeError(f"ingest rejected files: {ingested['rejected']}")
-    calculated = tasks.calculate(SYMBOL)
+    tasks.calculate(SYMBOL)
     user_model = get_user_model()
     tokens = [
         Token.objects.create(user=user_model.objects.create_user(f"bench{i}")).key
@@ -251,7 +269,6 @@ def prepare_data(work: Path, users: int) -> tuple[dict, list[str]]:
         "days": f"{first} .. {last}",
         "files": files,
         "tables": ingested["tables"],
-        "window": calculated["window"],
         "seconds": time.perf_counter() - started,
     }
     return info, tokens
@@ -506,7 +523,7 @@ def serve_and_measure(
     server = start_server(command, env, log)
     try:
         wait_ready(server, port, tokens[0], log)
-        status, body = get(port, HEATMAP, tokens[0], timeout=60)  # computes and caches it
+        status, body = get(port, HEATMAP, tokens[0], timeout=60)  # computed once, then cached
         if status != 200:
             raise RuntimeError(f"heatmap answered {status}: {body[:500]!r}")
         payload = json.loads(body)
@@ -536,14 +553,15 @@ def bench(work: Path, args: argparse.Namespace) -> None:
     info, tokens = prepare_data(work, args.users or args.clients)
     tables = info["tables"]
     print(
-        f"data: {info['days']} ({DAYS} days), files {info['files']}, rows "
+        f"data: {DAYS} days of 5-minute bars, files {info['days']}: {info['files']}, rows "
         f"klines={tables.get('klines', 0):,} metrics={tables.get('metrics', 0):,} "
         f"mark={tables.get('mark_price_klines', 0):,}; ingest + calculate {info['seconds']:.1f} s"
         f" (setup {time.perf_counter() - started:.1f} s in all)"
     )
     print(
-        f"load: 1 generator process (spawn), {args.clients} threads, each with a persistent "
-        f"http.client connection and a token ({len(tokens)} users); per endpoint at most "
+        f"load: 1 generator process (spawn), {args.clients} threads, each with its own "
+        "http.client connection (reopened when the server closes it) and token "
+        f"({len(tokens)} users); per endpoint at most "
         f"{args.requests:,} requests or {args.seconds:g} s, after {WARMUP_REQUESTS} warm-up "
         "requests"
     )

@@ -671,9 +671,22 @@ def snapshot_id() -> str:
     return path.name if path else "empty"
 
 
+_symbols: dict[Path, list[str]] = {}
+
+
 def served_symbols() -> list[str]:
-    frame = read("SELECT DISTINCT symbol FROM model_runs ORDER BY symbol")
-    return frame["symbol"].tolist() if len(frame) else []
+    """Symbols with model output; remembered per snapshot (a published snapshot never changes),
+    since every API request checks its symbol against them."""
+    path = current_snapshot()
+    if path is None:
+        return []
+    known = _symbols.get(path)
+    if known is None:
+        frame = read("SELECT DISTINCT symbol FROM model_runs ORDER BY symbol")
+        known = frame["symbol"].tolist() if len(frame) else []
+        _symbols.clear()
+        _symbols[path] = known
+    return list(known)
 
 
 def latest_run(symbol: str, model: str) -> dict | None:
