@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import structlog
@@ -285,11 +285,8 @@ def _run_models(market: MarketData, names: list[str], weights: dict) -> dict[str
 
 
 def _ms(moment: datetime) -> int:
-    return (
-        int(moment.replace(tzinfo=None).timestamp() * 1000)
-        if moment.tzinfo
-        else int((moment - datetime(1970, 1, 1)).total_seconds() * 1000)
-    )
+    """Epoch ms of a warehouse time (naive, UTC: DuckDB's TIMESTAMP)."""
+    return int(moment.replace(tzinfo=UTC).timestamp() * 1000)
 
 
 def _write(con, symbol: str, result: ModelResult, start: datetime, end: datetime) -> dict:

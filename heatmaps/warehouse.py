@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -331,7 +331,7 @@ def load_file(
                 rows,
                 min_time,
                 max_time,
-                datetime.utcnow(),
+                datetime.now(UTC).replace(tzinfo=None),
             ],
         )
         con.execute("COMMIT")
@@ -594,7 +594,7 @@ def publish(con: duckdb.DuckDBPyConnection, serving: Path | None = None) -> Path
     """Copy the served tables into a new snapshot file and make it the current one."""
     serving = Path(serving or settings.SERVING_PATH)
     serving.mkdir(parents=True, exist_ok=True)
-    name = f"snapshot-{datetime.utcnow():%Y%m%dT%H%M%S%f}.duckdb"
+    name = f"snapshot-{datetime.now(UTC):%Y%m%dT%H%M%S%f}.duckdb"
     partial = serving / (name + ".partial")
     partial.unlink(missing_ok=True)
     con.execute(f"ATTACH '{partial}' AS snapshot")

@@ -9,7 +9,6 @@ result is flagged invalid).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -214,6 +213,3 @@ def all_models(
     models = {name: cls(config) for name, cls in MEMBERS.items()}
     models["ensemble"] = EnsembleModel(config, weights)
     return models
-
-
-__all__ = ["EnsembleModel", "all_models", "check_weights", "combine", "replace"]
