@@ -22,6 +22,11 @@ DEFAULT_LEVERAGE_PRIOR = MappingProxyType(
 )
 HOUR_MS = 3_600_000
 LEVEL_COLUMNS = ["price_level", "price_bucket", "volume", "side", "leverage", "confidence"]
+INVALID_BELOW = 0.3  # a result less confident than this is stored flagged is_valid = false
+
+
+def low_confidence_warning(confidence: float) -> str:
+    return f"confidence {confidence:.2f} is below {INVALID_BELOW}: result marked invalid"
 
 
 @dataclass(frozen=True)
@@ -80,7 +85,7 @@ class ModelResult:
 
     @property
     def is_valid(self) -> bool:
-        return self.confidence >= 0.3
+        return self.confidence >= INVALID_BELOW
 
 
 class AbstractLiquidationModel(ABC):

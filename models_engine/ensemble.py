@@ -13,7 +13,14 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from .base import LEVEL_COLUMNS, AbstractLiquidationModel, ModelConfig, ModelResult
+from .base import (
+    INVALID_BELOW,
+    LEVEL_COLUMNS,
+    AbstractLiquidationModel,
+    ModelConfig,
+    ModelResult,
+    low_confidence_warning,
+)
 from .binance_standard import BinanceStandardModel
 from .funding_adjusted import FundingAdjustedModel
 from .ledger import Cohorts, LedgerRun, empty_snapshots, pending_snapshots
@@ -67,8 +74,8 @@ def combined_confidence(members: list[ModelResult], weights: list[float], price:
     if gap > DISAGREEMENT_LIMIT:
         confidence = min(confidence, 0.69) * (DISAGREEMENT_LIMIT / gap) ** 0.5
         warnings.append(f"models disagree on the {side} side by {100 * gap:.1f}% of price")
-    if confidence < 0.3:
-        warnings.append(f"confidence {confidence:.2f} is below 0.3: result marked invalid")
+    if confidence < INVALID_BELOW:
+        warnings.append(low_confidence_warning(confidence))
     return confidence, warnings
 
 

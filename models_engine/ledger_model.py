@@ -7,7 +7,14 @@ from abc import abstractmethod
 import numpy as np
 import pandas as pd
 
-from .base import LEVEL_COLUMNS, AbstractLiquidationModel, ModelConfig, ModelResult
+from .base import (
+    INVALID_BELOW,
+    LEVEL_COLUMNS,
+    AbstractLiquidationModel,
+    ModelConfig,
+    ModelResult,
+    low_confidence_warning,
+)
 from .brackets import liquidation_price
 from .ledger import (
     Cohorts,
@@ -100,6 +107,8 @@ class LedgerModel(AbstractLiquidationModel):
         bucket = config.time_bucket_ms
         snapshots = np.arange(-(-first // bucket) * bucket, end + 1, bucket, dtype=np.int64)
         confidence, warnings = self.quality(bars, market)
+        if confidence < INVALID_BELOW:
+            warnings.append(low_confidence_warning(confidence))
         levels = pending_levels(run, bars, step).assign(confidence=confidence)[LEVEL_COLUMNS]
         predicted = consumed_log(run, bars, step)
         totals = {

@@ -38,3 +38,13 @@ def test_reversal_when_the_last_hour_liquidated_far_more_than_predicted(served_u
     body = clients["bot"].get("/api/v1/trading/signals").json()
     assert body["action"] == "REVERSAL_OPPORTUNITY"
     assert body["reason"].startswith("Liquidation cascade: $55,667,620 liquidated")
+
+
+def test_wait_and_a_warning_when_the_window_is_too_short_to_trust(served_until, clients):
+    served_until(date(2024, 1, 1))  # one day of data: positions opened before it are unknown
+    signal = clients["bot"].get("/api/v1/trading/signals").json()
+    heatmap = clients["bot"].get("/api/v1/liquidations/heatmap", {"timeframe": "1d"}).json()
+
+    assert signal["action"] == "WAIT" and signal["confidence"] < 0.5
+    assert signal["reason"].startswith("Low model confidence")
+    assert any("a window of 1.0 days" in w for w in heatmap["metadata"]["warnings"])

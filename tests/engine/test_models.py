@@ -237,3 +237,16 @@ def test_the_ensemble_heatmap_is_the_weighted_sum_of_its_members():
     )
     got = ensemble.heatmap.set_index(keys)["volume"].sort_index()
     pd.testing.assert_series_equal(got, expected.sort_index(), rtol=1e-9, check_names=False)
+
+
+def test_a_result_below_0_3_confidence_is_invalid_and_says_so():
+    rng = np.random.default_rng(9)
+    n = 288  # one day, with open interest known for a third of the bars
+    close = 42_000 + np.cumsum(rng.normal(0, 10, n))
+    full = market(close, oi=1000 + np.cumsum(rng.normal(0, 2, n + 1)))
+    sparse = MarketData(klines=full.klines, metrics=full.metrics.iloc[::3])
+
+    result = BinanceStandardModel().run(sparse)
+
+    assert result.confidence < 0.3 and not result.is_valid
+    assert any("below 0.3: result marked invalid" in w for w in result.warnings)
