@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import structlog
 from django.conf import settings
 from django.utils import timezone
@@ -215,8 +216,6 @@ def fetch(
 
 
 MODEL_NAMES = (*MEMBERS, "ensemble")
-# Positions opened before a window still matter inside it: the models start this much earlier.
-WARMUP = timedelta(days=7)
 
 
 def calculate(
@@ -244,7 +243,9 @@ def calculate(
         )
         if window_start >= window_end:
             raise ValueError("the window is empty")
-        frames = warehouse.load_market(con, symbol, window_start - WARMUP, window_end)
+        # positions opened before the window still matter inside it: the models always start
+        # from the first data and only the window's rows are replaced
+        frames = warehouse.load_market(con, symbol, span[0], window_end)
         market = MarketData(**frames, symbol=symbol)
         started = time.perf_counter()
         results = _run_models(market, names, weights)
@@ -316,7 +317,8 @@ def _write(con, symbol: str, result: ModelResult, start: datetime, end: datetime
             "as_of": result.as_of or None,
             "price_step": result.price_step,
             "tier_price_step": result.tier_price_step or result.price_step,
-            "current_price": result.current_price,
+            # a model with no bars has no price: NULL, never NaN (not valid JSON)
+            "current_price": result.current_price if np.isfinite(result.current_price) else None,
             "confidence": result.confidence,
             "is_valid": result.is_valid,
             "warnings": list(result.warnings),

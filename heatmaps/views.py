@@ -7,21 +7,28 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from heatmaps import warehouse
+from heatmaps.api import params
+
 MODELS = {
     "ensemble": "Ensemble",
     "binance_standard": "Binance standard",
     "funding_adjusted": "Funding adjusted",
     "trade_clusters": "Trade clusters",
 }
-TIMEFRAMES = ["12h", "1d", "3d", "7d", "30d", "90d", "1y"]
+TIMEFRAMES = list(params.TIMEFRAMES_MS)
 DEFAULT_TIMEFRAME = "7d"
-LEVERAGE_TIERS = [5, 10, 20, 25, 50, 100]
+LEVERAGE_TIERS = list(params.LEVERAGE_TIERS)
 
 
 def symbols() -> list[str]:
-    """The symbols the pages offer. A fixed list on purpose: asking the warehouse would put a
-    DuckDB read on every page load, and the API already names the symbols it knows in its 400."""
-    return ["BTCUSDT"]
+    """The symbols with model output (remembered per published snapshot, so a page load costs
+    no warehouse read after the first); BTCUSDT before anything is published. An unreadable
+    warehouse must not take the page down: its script shows the API's 503 instead."""
+    try:
+        return warehouse.served_symbols(retry=False) or ["BTCUSDT"]
+    except warehouse.WarehouseUnavailable:
+        return ["BTCUSDT"]
 
 
 def _choices() -> dict:

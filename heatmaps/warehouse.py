@@ -185,18 +185,9 @@ class FileRecord:
 
 
 @contextlib.contextmanager
-def connect(
-    path: Path | None = None, *, read_only: bool = False
-) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Open the warehouse; a writer holds the writer lock and brings the schema up to date."""
+def connect(path: Path | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open the warehouse to write: hold the writer lock, bring the schema up to date."""
     path = Path(path or settings.DUCKDB_PATH)
-    if read_only:
-        con = duckdb.connect(str(path), read_only=True)
-        try:
-            yield con
-        finally:
-            con.close()
-        return
     path.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(path) + ".lock"):
         con = duckdb.connect(str(path))
@@ -554,28 +545,14 @@ def replace_model_output(
             con.unregister(name)
 
 
-def computed_counts(con: duckdb.DuckDBPyConnection, symbol: str) -> dict[str, dict[str, int]]:
-    """Rows per computed table and model for one symbol."""
-    out: dict[str, dict[str, int]] = {}
-    for table in ("liquidation_levels", "heatmap_cache", "predicted_liquidations"):
-        rows = con.execute(
-            f"SELECT model, count(*) FROM {table} WHERE symbol = ? GROUP BY model ORDER BY model",
-            [symbol],
-        ).fetchall()
-        out[table] = dict(rows)
-    return out
-
-
 # --- serving: read-only snapshots for the web ------------------------------------------------
 # DuckDB allows one read-write process or many read-only ones, never both. Writers therefore
 # publish a snapshot of what the web reads after each job and swap a pointer to it atomically;
 # web workers open the snapshot the pointer names, read-only, and never wait for a writer.
 
+# what the API reads: a snapshot holds nothing else
 SERVED_TABLES = (
     "klines",
-    "mark_price_klines",
-    "metrics",
-    "funding_rate",
     "liquidation_history",
     "liquidation_levels",
     "heatmap_cache",
@@ -595,9 +572,11 @@ def publish(con: duckdb.DuckDBPyConnection, serving: Path | None = None) -> Path
     serving = Path(serving or settings.SERVING_PATH)
     serving.mkdir(parents=True, exist_ok=True)
     name = f"snapshot-{datetime.now(UTC):%Y%m%dT%H%M%S%f}.duckdb"
+    for leftover in serving.glob("*.partial"):  # from a writer that died mid-publish
+        leftover.unlink()
     partial = serving / (name + ".partial")
-    partial.unlink(missing_ok=True)
-    con.execute(f"ATTACH '{partial}' AS snapshot")
+    quoted = str(partial).replace("'", "''")
+    con.execute(f"ATTACH '{quoted}' AS snapshot")
     try:
         for table in SERVED_TABLES:
             con.execute(f"CREATE TABLE snapshot.{table} AS SELECT * FROM {table}")
@@ -626,23 +605,27 @@ _readers_lock = threading.Lock()
 
 
 def _reader(path: Path) -> duckdb.DuckDBPyConnection:
-    """One read-only connection per snapshot and process; callers take a cursor each."""
+    """One read-only connection per snapshot and process; callers take a cursor each.
+
+    A connection to an older snapshot is dropped, not closed: another thread may still be
+    reading through it, and DuckDB closes it once its last cursor is gone.
+    """
     with _readers_lock:
         con = _readers.get(path)
         if con is None:
-            for stale in list(_readers):
-                _readers.pop(stale).close()
+            _readers.clear()
             con = duckdb.connect(str(path), read_only=True)
             _readers[path] = con
         return con
 
 
-def read(sql: str, params: dict | list | None = None) -> pd.DataFrame:
-    """Run a query on the current snapshot; retried with backoff, then WarehouseUnavailable.
+def read(sql: str, params: dict | list | None = None, *, retry: bool = True) -> pd.DataFrame:
+    """Run a query on the current snapshot; retried with backoff (unless ``retry`` is off),
+    then WarehouseUnavailable.
 
     An empty warehouse (nothing published yet) reads as empty frames, not as an error.
     """
-    delays = list(settings.WAREHOUSE_RETRY_DELAYS)
+    delays = list(settings.WAREHOUSE_RETRY_DELAYS) if retry else []
     for attempt in range(len(delays) + 1):
         try:
             path = current_snapshot()
@@ -653,10 +636,10 @@ def read(sql: str, params: dict | list | None = None) -> pd.DataFrame:
                 return cursor.execute(sql, params or []).df()
             finally:
                 cursor.close()
-        except (duckdb.Error, OSError) as exc:
+        except (duckdb.OperationalError, OSError) as exc:
+            # the file could not be opened or read (a bug in a query is not retried: it is a 500)
             with _readers_lock:
-                for stale in list(_readers):
-                    _readers.pop(stale).close()
+                _readers.clear()
             if attempt == len(delays):
                 _log.error("warehouse_read_failed", attempts=attempt + 1, exc_info=exc)
                 raise WarehouseUnavailable(str(exc)) from exc
@@ -674,7 +657,7 @@ def snapshot_id() -> str:
 _symbols: dict[Path, list[str]] = {}
 
 
-def served_symbols() -> list[str]:
+def served_symbols(*, retry: bool = True) -> list[str]:
     """Symbols with model output; remembered per snapshot (a published snapshot never changes),
     since every API request checks its symbol against them."""
     path = current_snapshot()
@@ -682,7 +665,7 @@ def served_symbols() -> list[str]:
         return []
     known = _symbols.get(path)
     if known is None:
-        frame = read("SELECT DISTINCT symbol FROM model_runs ORDER BY symbol")
+        frame = read("SELECT DISTINCT symbol FROM model_runs ORDER BY symbol", retry=retry)
         known = frame["symbol"].tolist() if len(frame) else []
         _symbols.clear()
         _symbols[path] = known
@@ -700,6 +683,9 @@ def latest_run(symbol: str, model: str) -> dict | None:
         return None
     row = frame.iloc[0].to_dict()
     row["warnings"] = list(row["warnings"])
+    # pandas reads SQL NULL as NaN: give callers None, which JSON can carry
+    row["current_price"] = None if pd.isna(row["current_price"]) else float(row["current_price"])
+    row["as_of"] = None if pd.isna(row["as_of"]) else int(row["as_of"])
     return row
 
 
@@ -800,13 +786,25 @@ def levels(symbol: str, model: str, leverage: float | None = None) -> pd.DataFra
 
 
 def realized_events(symbol: str, start_ms: int, end_ms: int, limit: int) -> pd.DataFrame:
+    """The latest ``limit`` realized liquidations in [start, end), oldest first."""
     return read(
-        """SELECT epoch_ms(timestamp) AS time, price, quantity, side, price * quantity AS volume
-           FROM liquidation_history WHERE symbol = ?
-             AND timestamp >= epoch_ms(?) AND timestamp < epoch_ms(?)
-           ORDER BY timestamp LIMIT ?""",
+        """SELECT * FROM (
+               SELECT epoch_ms(timestamp) AS time, price, quantity, side,
+                      price * quantity AS volume
+               FROM liquidation_history WHERE symbol = ?
+                 AND timestamp >= epoch_ms(?) AND timestamp < epoch_ms(?)
+               ORDER BY timestamp DESC LIMIT ?)
+           ORDER BY time""",
         [symbol, start_ms, end_ms, limit],
     )
+
+
+def last_liquidation(symbol: str) -> int | None:
+    """Epoch ms of the symbol's latest realized liquidation."""
+    frame = read(
+        "SELECT epoch_ms(max(timestamp)) AS t FROM liquidation_history WHERE symbol = ?", [symbol]
+    )
+    return None if frame.empty or pd.isna(frame.iloc[0]["t"]) else int(frame.iloc[0]["t"])
 
 
 def realized_total(symbol: str, start_ms: int, end_ms: int) -> float:

@@ -19,10 +19,13 @@ CASCADE_MARGIN = 1.5  # realized must exceed predicted consumption by half again
 CASCADE_SURGE = 3.0  # ... and the last 24 hours' hourly average this many times
 
 
-def nearest_cluster(levels: pd.DataFrame, price: float) -> tuple[float | None, float | None]:
-    """(bucket price, distance as a share of price) of the nearest top-decile bucket.
+def nearest_cluster(
+    levels: pd.DataFrame, price: float, step: float
+) -> tuple[float | None, float | None]:
+    """(bucket price, distance of its centre as a share of price) of the nearest top-decile
+    bucket.
 
-    levels: price_bucket, volume (both sides and all tiers are summed per bucket).
+    levels: price_bucket (lower edge, ``step`` wide), volume; sides and tiers are summed.
     """
     if len(levels) == 0 or not np.isfinite(price) or price <= 0:
         return None, None
@@ -32,7 +35,6 @@ def nearest_cluster(levels: pd.DataFrame, price: float) -> tuple[float | None, f
         return None, None
     count = int(np.ceil((1 - CLUSTER_QUANTILE) * len(per_bucket)))
     clusters = per_bucket.nlargest(count).sort_index()
-    step = float(np.diff(per_bucket.index.to_numpy()).min()) if len(per_bucket) > 1 else 0.0
     centres = clusters.index.to_numpy(float) + step / 2
     distance = np.abs(centres - price) / price
     nearest = int(np.argmin(distance))
@@ -46,9 +48,10 @@ def trading_signal(
     realized_last_hour: float,
     predicted_last_hour: float,
     realized_last_day: float,
+    step: float,
 ) -> dict:
     """The action a bot should take now, with the reason in words (volumes in USDT)."""
-    cluster, distance = nearest_cluster(levels, price)
+    cluster, distance = nearest_cluster(levels, price, step)
     signal = {
         "confidence": round(float(confidence), 4),
         "cluster_price": cluster,

@@ -152,3 +152,16 @@ def test_the_command_prints_a_summary_and_refuses_bad_input(loaded, capsys):
         call_command("calculate", "--start", "2024-01-09", "--end", "2024-01-01")
     with pytest.raises(CommandError, match="no candles for ETHUSDT"):
         call_command("calculate", "--symbol", "ETHUSDT")
+
+
+def test_recalculating_recent_days_keeps_positions_opened_long_before(loaded):
+    tasks.calculate("BTCUSDT", "ensemble")
+    last_day = """SELECT time_bucket, price_bucket, side, volume FROM heatmap_cache
+                  WHERE model = 'ensemble' AND time_bucket >= '2024-01-10' ORDER BY ALL"""
+    full = rows(loaded, last_day)
+
+    tasks.calculate_recent("BTCUSDT", days=1)  # what the hourly job does
+
+    again = rows(loaded, last_day)
+    assert [r[:3] for r in again] == [r[:3] for r in full]
+    assert [r[3] for r in again] == pytest.approx([r[3] for r in full], rel=1e-9)

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from heatmaps import tasks, warehouse
+from models_engine.ensemble import DISAGREEMENT_LIMIT, mean_levels
 from models_engine.heatmap import (
     MAX_CELLS,
     MAX_ROWS,
@@ -52,6 +53,7 @@ def _run_or_empty(symbol: str, model: str) -> dict:
         return {
             "as_of": None,
             "price_step": 1.0,
+            "tier_price_step": 1.0,
             "current_price": None,
             "confidence": 0.0,
             "is_valid": False,
@@ -87,6 +89,14 @@ def heatmap(
     high = price_max if price_max is not None else (p1 + base_step if p1 is not None else None)
     max_rows = min(MAX_ROWS, MAX_CELLS // max(len(times), 1))
     step = _price_step(price_step, base_step, low, high, max_rows)
+    if low is not None and high is not None and price_step is not None:
+        cells = (high - low) / step * len(times)
+        if cells > MAX_CELLS:
+            raise BadParameter(
+                "price_step",
+                f"${step:g} gives {cells:,.0f} cells, over {MAX_CELLS:,}: use a larger step, "
+                "a narrower price range or a shorter period",
+            )
     if low is not None and high is not None and (high - low) / step > 2 * MAX_ROWS:
         named = "price_min" if price_min is not None else "price_max"
         raise BadParameter(named, f"the price range {low:g}..{high:g} is too wide to show")
@@ -152,7 +162,7 @@ def _price_step(
     multiple = asked / base
     if asked < base or abs(multiple - round(multiple)) > 1e-9:
         raise BadParameter("price_step", f"must be a multiple of the model's ${base:g} buckets")
-    if low is not None and (high - low) / asked > MAX_ROWS * 2:
+    if low is not None and high is not None and (high - low) / asked > MAX_ROWS * 2:
         raise BadParameter(
             "price_step",
             f"${asked:g} gives more than {MAX_ROWS * 2} price rows "
@@ -208,16 +218,12 @@ def compare_models(symbol: str) -> dict:
         run = _run_or_empty(symbol, name)
         frame = warehouse.levels(symbol, name)
         price = price or run["current_price"]
-        mean_level = {}
-        for side, group in frame.groupby("side"):
-            if group["volume"].sum() > 0:
-                mean_level[side] = float(np.average(group["price_level"], weights=group["volume"]))
         models.append(
             {
                 "name": name,
                 "avg_confidence": float(run["confidence"]),
                 "levels": _level_dicts(frame),
-                "mean_level": mean_level,
+                "mean_level": mean_levels(frame),
             }
         )
     zones = []
@@ -225,7 +231,7 @@ def compare_models(symbol: str) -> dict:
         means = [m["mean_level"][side] for m in models if side in m["mean_level"]]
         if len(means) > 1 and price:
             gap = (max(means) - min(means)) / price
-            if gap > 0.05:
+            if gap > DISAGREEMENT_LIMIT:
                 zones.append(
                     {
                         "side": side,
@@ -240,8 +246,8 @@ def compare_models(symbol: str) -> dict:
 def history(
     symbol: str, start: datetime | None = None, end: datetime | None = None, limit: int = 1000
 ) -> dict:
-    run = _run_or_empty(symbol, "ensemble")
-    end_ms = to_ms(end) or run["as_of"] or 0
+    # by default the day up to the latest realized liquidation, whatever was calculated
+    end_ms = to_ms(end) or (warehouse.last_liquidation(symbol) or 0) + 1
     start_ms = to_ms(start) or end_ms - 86_400_000
     frame = warehouse.realized_events(symbol, start_ms, end_ms, limit)
     events = [
@@ -259,19 +265,30 @@ def history(
         "start": iso(start_ms),
         "end": iso(end_ms),
         "count": len(events),
+        "truncated": len(events) == limit,  # then these are the latest ``limit`` events
         "events": events,
     }
 
 
 def signal(symbol: str, model: str) -> dict:
     run = _run_or_empty(symbol, model)
+    # WAIT follows the ensemble's confidence (DESIGN §6), whichever model places the clusters
+    ensemble = run if model == "ensemble" else warehouse.latest_run(symbol, "ensemble") or run
     frame = warehouse.levels(symbol, model)
     as_of = run["as_of"] or 0
     realized = warehouse.realized_total(symbol, as_of - HOUR_MS, as_of)
     predicted = warehouse.predicted_total(symbol, model, as_of - HOUR_MS, as_of)
     day = warehouse.realized_total(symbol, as_of - 24 * HOUR_MS, as_of)
     price = run["current_price"] if run["current_price"] is not None else float("nan")
-    result = trading_signal(frame, price, float(run["confidence"]), realized, predicted, day)
+    result = trading_signal(
+        frame,
+        price,
+        float(ensemble["confidence"]),
+        realized,
+        predicted,
+        day,
+        step=float(run["price_step"]),
+    )
     return {
         **result,
         "symbol": symbol,

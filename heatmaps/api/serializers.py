@@ -109,6 +109,7 @@ class HistorySerializer(serializers.Serializer):
     start = serializers.CharField(allow_null=True)
     end = serializers.CharField(allow_null=True)
     count = serializers.IntegerField()
+    truncated = serializers.BooleanField(help_text="true: only the latest `limit` events")
     events = EventSerializer(many=True)
 
 

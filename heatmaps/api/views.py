@@ -82,7 +82,9 @@ class HeatmapView(APIView):
         )
         body = _recent.get(key) or cache.get(key)
         if body is None:
-            body = json.dumps(_call(payloads.heatmap, **query), separators=(",", ":")).encode()
+            body = json.dumps(
+                _call(payloads.heatmap, **query), separators=(",", ":"), allow_nan=False
+            ).encode()
             cache.set(key, body, CACHE_SECONDS)
         _recent.put(key, body)
         return HttpResponse(body, content_type="application/json")

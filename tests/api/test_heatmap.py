@@ -69,20 +69,34 @@ def test_the_leverage_filter_keeps_only_those_tiers_on_wider_buckets(served, cli
     assert refused.status_code == 400 and "price_step" in refused.json()
 
 
-def test_a_repeated_request_is_served_from_the_cache_until_new_data_is_published(served, clients):
+def test_a_repeated_request_is_served_from_the_cache_until_new_data_is_published(
+    served, clients, monkeypatch
+):
     from heatmaps import warehouse
+    from heatmaps.api import payloads
 
+    built = []
+    real_heatmap = payloads.heatmap
+    monkeypatch.setattr(payloads, "heatmap", lambda **q: built.append(q) or real_heatmap(**q))
     first = clients["bot"].get(URL, {"timeframe": "3d"}).content
     second = clients["trader"].get(URL, {"timeframe": "3d"}).content
-    assert first == second
+    assert first == second and len(built) == 1  # the second came from the cache
     original = json.loads(first)["metadata"]["confidence"]
     with warehouse.connect() as con:  # the writer publishes a new snapshot
         con.execute("UPDATE model_runs SET confidence = 0.42 WHERE model = 'ensemble'")
         warehouse.publish(con)
     try:
         third = json.loads(clients["bot"].get(URL, {"timeframe": "3d"}).content)
-        assert third["metadata"]["confidence"] == 0.42
+        assert third["metadata"]["confidence"] == 0.42 and len(built) == 2
     finally:
         with warehouse.connect() as con:
             con.execute("UPDATE model_runs SET confidence = ? WHERE model = 'ensemble'", [original])
             warehouse.publish(con)
+
+
+def test_an_explicit_price_step_cannot_exceed_the_cell_budget(served, clients):
+    response = clients["bot"].get(
+        URL, {"timeframe": "30d", "price_step": 100, "price_min": 10000, "price_max": 90000}
+    )
+    assert response.status_code == 400
+    assert "cells" in response.json()["price_step"][0]

@@ -1,6 +1,7 @@
 """The signal rules on hand-made levels."""
 
 import pandas as pd
+import pytest
 
 from models_engine.signals import nearest_cluster, trading_signal
 
@@ -22,31 +23,40 @@ BOOK = levels(
 
 
 def test_the_nearest_top_decile_bucket_is_the_cluster():
-    cluster, distance = nearest_cluster(BOOK, 100_000)
+    cluster, distance = nearest_cluster(BOOK, 100_000, step=100)
     assert cluster == 99_000
-    assert round(distance, 5) == round((100_000 - 99_250) / 100_000, 5)
+    assert distance == pytest.approx((100_000 - 99_050) / 100_000)
+
+
+def test_the_distance_is_to_the_buckets_centre_however_far_apart_the_buckets_are():
+    sparse = levels([(40_000, 1.0)] * 9 + [(49_000, 50.0)])
+    cluster, distance = nearest_cluster(sparse, 49_050, step=100)
+    assert cluster == 49_000 and distance == pytest.approx(0.0)
 
 
 def test_wait_comes_first_when_confidence_is_low():
-    signal = trading_signal(BOOK, 99_500, 0.4, 1e9, 0.0, 1e9)
+    signal = trading_signal(BOOK, 99_500, 0.4, 1e9, 0.0, 1e9, step=100)
     assert signal["action"] == "WAIT" and "Low model confidence" in signal["reason"]
 
 
 def test_a_cascade_needs_more_than_predicted_and_more_than_usual():
-    assert trading_signal(BOOK, 120_000, 0.9, 3e6, 1e6, 24e6)["action"] == "REVERSAL_OPPORTUNITY"
+    assert (
+        trading_signal(BOOK, 120_000, 0.9, 3e6, 1e6, 24e6, step=100)["action"]
+        == "REVERSAL_OPPORTUNITY"
+    )
     # the same hour in a day that was already this busy is no cascade
-    assert trading_signal(BOOK, 120_000, 0.9, 3e6, 1e6, 72e6)["action"] == "CLEAR"
+    assert trading_signal(BOOK, 120_000, 0.9, 3e6, 1e6, 72e6, step=100)["action"] == "CLEAR"
     # nor is an hour the model expected
-    assert trading_signal(BOOK, 120_000, 0.9, 3e6, 2.5e6, 24e6)["action"] == "CLEAR"
+    assert trading_signal(BOOK, 120_000, 0.9, 3e6, 2.5e6, 24e6, step=100)["action"] == "CLEAR"
 
 
 def test_avoid_within_2_percent_of_a_cluster_and_clear_beyond():
-    near = trading_signal(BOOK, 100_500, 0.9, 0.0, 0.0, 0.0)
+    near = trading_signal(BOOK, 100_500, 0.9, 0.0, 0.0, 0.0, step=100)
     assert near["action"] == "AVOID" and near["reason"].startswith("Liquidation cluster at $99,000")
-    assert trading_signal(BOOK, 102_000, 0.9, 0.0, 0.0, 0.0)["action"] == "CLEAR"
+    assert trading_signal(BOOK, 102_000, 0.9, 0.0, 0.0, 0.0, step=100)["action"] == "CLEAR"
 
 
 def test_no_levels_means_clear_without_a_cluster():
     empty = levels([])
-    signal = trading_signal(empty, 100_000, 0.9, 0.0, 0.0, 0.0)
+    signal = trading_signal(empty, 100_000, 0.9, 0.0, 0.0, 0.0, step=100)
     assert signal["action"] == "CLEAR" and signal["cluster_price"] is None
