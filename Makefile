@@ -33,3 +33,5 @@ lint: install
 bench: install
 	$(RUN) python bench/ingest.py
 	$(RUN) python bench/compute.py
+	$(RUN) python bench/api.py
+	$(RUN) python bench/accuracy.py $(SAMPLE)
