@@ -4,6 +4,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 
+from models_engine.ensemble import DEFAULT_WEIGHTS
+
 
 class IngestRun(models.Model):
     """One run of the ingest job: what it was asked, what it loaded, what it rejected."""
@@ -41,9 +43,9 @@ class WeightConfig(models.Model):
     MODELS = ("binance_standard", "funding_adjusted", "trade_clusters")
 
     name = models.CharField(max_length=100, unique=True)
-    binance_standard = models.FloatField(default=0.5)
-    funding_adjusted = models.FloatField(default=0.3)
-    trade_clusters = models.FloatField(default=0.2)
+    binance_standard = models.FloatField(default=DEFAULT_WEIGHTS["binance_standard"])
+    funding_adjusted = models.FloatField(default=DEFAULT_WEIGHTS["funding_adjusted"])
+    trade_clusters = models.FloatField(default=DEFAULT_WEIGHTS["trade_clusters"])
     is_active = models.BooleanField(default=False)
     notes = models.TextField(blank=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -23,6 +23,7 @@ from django.conf import settings
 from filelock import FileLock
 
 from heatmaps.binance.formats import Dataset, RejectedFile, explain_csv_error
+from models_engine.market import BAR_MS as MARKET_BAR_MS
 
 _log = structlog.get_logger("liqmap.warehouse")
 
@@ -380,7 +381,7 @@ def table_counts(con: duckdb.DuckDBPyConnection, symbol: str | None = None) -> d
 
 # --- reading the market for the models ------------------------------------------------------
 
-BAR_MS = 300_000
+BAR_MS = MARKET_BAR_MS
 # The bar grid is 5 minutes; finer candles are aggregated up to it, coarser ones are not used.
 _BAR_INTERVALS = ("5m", "1m", "3m")
 

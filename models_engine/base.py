@@ -20,7 +20,7 @@ from .market import MarketData, auto_price_step
 DEFAULT_LEVERAGE_PRIOR = MappingProxyType(
     {5.0: 0.10, 10.0: 0.30, 20.0: 0.20, 25.0: 0.15, 50.0: 0.15, 100.0: 0.10}
 )
-HOUR_MS = 3_600_000
+HOUR_MS = 3_600_000  # the heatmap's snapshot spacing (models_engine.heatmap shows multiples)
 LEVEL_COLUMNS = ["price_level", "price_bucket", "volume", "side", "leverage", "confidence"]
 INVALID_BELOW = 0.3  # a result less confident than this is stored flagged is_valid = false
 

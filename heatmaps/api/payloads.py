@@ -13,6 +13,7 @@ import pandas as pd
 from heatmaps import tasks, warehouse
 from models_engine.ensemble import DISAGREEMENT_LIMIT, mean_levels
 from models_engine.heatmap import (
+    HOUR_MS,
     MAX_CELLS,
     MAX_ROWS,
     price_step_for,
@@ -24,7 +25,6 @@ from models_engine.signals import trading_signal
 
 from .params import TIMEFRAMES_MS
 
-HOUR_MS = 3_600_000
 # cells below this share of the view's largest cell do not show on a colour scale
 INVISIBLE_SHARE = 1e-4
 
