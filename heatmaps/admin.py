@@ -1,6 +1,9 @@
 from django.contrib import admin
+from django.utils.html import format_html, format_html_join
 
-from .models import IngestRun, WeightConfig
+from heatmaps import tasks
+
+from .models import BacktestRun, IngestRun, WeightConfig
 
 
 @admin.register(IngestRun)
@@ -35,3 +38,61 @@ class WeightConfigAdmin(admin.ModelAdmin):
         if chosen is not None:
             chosen.is_active = True
             chosen.save()
+
+
+@admin.register(BacktestRun)
+class BacktestRunAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "symbol", "start", "end", "status", "headline")
+    list_filter = ("status", "symbol")
+    readonly_fields = ("status", "created_at", "finished_at", "error", "figures")
+    exclude = ("results",)
+    actions = ["run_again"]
+
+    @admin.display(description="ensemble p@10 % at 24 h")
+    def headline(self, run: BacktestRun) -> str:
+        row = next(
+            (
+                r
+                for r in run.results
+                if r["model"] == "ensemble" and r["horizon"] == "24h" and r["side"] == "both"
+            ),
+            None,
+        )
+        if not row or row["precision_at_10"] is None:
+            return "—"
+        return f"{row['precision_at_10']:.3f} (lift {row['lift']:.2f})"
+
+    @admin.display(description="figures")
+    def figures(self, run: BacktestRun) -> str:
+        columns = (
+            "model",
+            "horizon",
+            "side",
+            "precision_at_10",
+            "lift",
+            "wilson_low",
+            "recall_1pct",
+            "spearman",
+            "evaluations",
+        )
+        head = format_html_join("", "<th>{}</th>", ((c,) for c in columns))
+        rows = format_html_join(
+            "",
+            "<tr>{}</tr>",
+            (
+                (format_html_join("", "<td>{}</td>", ((r.get(c),) for c in columns)),)
+                for r in run.results
+            ),
+        )
+        return format_html("<table><tr>{}</tr>{}</table>", head, rows)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if not change:
+            tasks.backtest(obj.pk)  # scoring a stored heatmap takes seconds
+
+    @admin.action(description="Score the selected runs again")
+    def run_again(self, request, queryset):
+        for run in queryset:
+            BacktestRun.objects.filter(pk=run.pk).update(status=BacktestRun.Status.QUEUED)
+            tasks.backtest(run.pk)

@@ -102,3 +102,45 @@ class WeightConfig(models.Model):
             current.is_active = True
             current.save()
         return current
+
+
+class BacktestRun(models.Model):
+    """A scoring of the models' stored heatmaps against realized liquidations (DESIGN §6)."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"
+
+    symbol = models.CharField(max_length=20, default="BTCUSDT")
+    start = models.DateField()
+    end = models.DateField()
+    model_names = models.CharField(
+        max_length=200, default="binance_standard,funding_adjusted,trade_clusters,ensemble"
+    )
+    horizons = models.CharField(max_length=50, default="1h,24h,7d")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    results = models.JSONField(default=list, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"backtest {self.symbol} {self.start}..{self.end} ({self.status})"
+
+    def clean(self) -> None:
+        if self.start and self.end and self.start > self.end:
+            raise ValidationError({"start": "start must not be after end"})
+
+    def claim(self) -> bool:
+        """Take a queued run for this process; False if another one already has it."""
+        taken = BacktestRun.objects.filter(pk=self.pk, status=self.Status.QUEUED).update(
+            status=self.Status.RUNNING
+        )
+        if taken:
+            self.status = self.Status.RUNNING
+        return taken == 1

@@ -19,7 +19,8 @@ from heatmaps import warehouse
 from heatmaps.binance import archive, download
 from heatmaps.binance.formats import RejectedFile, sniff_header
 from heatmaps.binance.unpack import csv_inside, first_line
-from heatmaps.models import IngestRun, WeightConfig
+from heatmaps.models import BacktestRun, IngestRun, WeightConfig
+from models_engine.backtest import HORIZONS_MS, evaluate
 from models_engine.base import ModelConfig, ModelResult
 from models_engine.ensemble import MEMBERS, EnsembleModel
 from models_engine.market import MarketData
@@ -357,3 +358,74 @@ def calculate_recent(symbol: str, days: int = 2) -> dict:
         return {"symbol": symbol, "skipped": "no data"}
     start = span[1].date() - timedelta(days=days - 1)
     return calculate(symbol, "all", start=start)
+
+
+# --- backtests --------------------------------------------------------------------------------
+
+
+def backtest(run_id: int) -> dict:
+    """Score the stored heatmaps of a BacktestRun's models against realized liquidations, per
+    horizon and side; store the figures on the run. A run is scored by one process only."""
+    run = BacktestRun.objects.get(pk=run_id)
+    if not run.claim():
+        return {"run": run_id, "skipped": f"already {run.status}"}
+    try:
+        run.results = _score(run)
+        run.status = BacktestRun.Status.DONE
+    except Exception as exc:
+        run.status, run.error = BacktestRun.Status.FAILED, f"{type(exc).__name__}: {exc}"
+        log.exception("backtest_failed", run=run_id)
+    run.finished_at = timezone.now()
+    run.save()
+    return {"run": run_id, "status": run.status, "rows": len(run.results)}
+
+
+def _score(run: BacktestRun) -> list[dict]:
+    horizons = [h.strip() for h in run.horizons.split(",") if h.strip()]
+    unknown = [h for h in horizons if h not in HORIZONS_MS]
+    if unknown:
+        raise ValueError(f"unknown horizon(s) {unknown}; known: {', '.join(HORIZONS_MS)}")
+    start = datetime.combine(run.start, datetime.min.time())
+    end = datetime.combine(run.end + timedelta(days=1), datetime.min.time())
+    longest = timedelta(milliseconds=max(HORIZONS_MS[h] for h in horizons))
+    results = []
+    with warehouse.connect() as con:
+        realized = warehouse.load_realized(con, run.symbol, start, end + longest)
+        path = warehouse.load_market(con, run.symbol, start, end + longest)["klines"]
+        for model in [m.strip() for m in run.model_names.split(",") if m.strip()]:
+            heatmap, step = warehouse.heatmap_rows(con, run.symbol, model, start, end)
+            if heatmap.empty or path is None:
+                raise ValueError(f"{model} has no heatmap for {run.symbol} in that period")
+            times = np.unique(heatmap["time_bucket"].to_numpy(np.int64))
+            for horizon in horizons:
+                every = 1 if HORIZONS_MS[horizon] <= 3_600_000 else 24  # hourly, else daily
+                for side in (None, "long", "short"):
+                    figures = evaluate(
+                        heatmap,
+                        realized,
+                        path,
+                        step,
+                        HORIZONS_MS[horizon],
+                        eval_times=times[::every],
+                        side=side,
+                    )
+                    results.append(
+                        {
+                            "model": model,
+                            "horizon": horizon,
+                            "side": side or "both",
+                            **_finite(figures),
+                        }
+                    )
+    return results
+
+
+def _finite(figures: dict) -> dict:
+    """Plain rounded numbers for JSON: NaN (nothing to score) as None, numpy ints as ints."""
+    out = {}
+    for key, value in figures.items():
+        value = value.item() if isinstance(value, np.generic) else value
+        if isinstance(value, float):
+            value = round(value, 4) if np.isfinite(value) else None
+        out[key] = value
+    return out

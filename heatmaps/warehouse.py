@@ -824,3 +824,20 @@ def predicted_total(symbol: str, model: str, start_ms: int, end_ms: int) -> floa
         [symbol, model, start_ms, end_ms],
     )
     return float(frame.iloc[0]["v"]) if len(frame) else 0.0
+
+
+def heatmap_rows(
+    con: duckdb.DuckDBPyConnection, symbol: str, model: str, start: datetime, end: datetime
+) -> tuple[pd.DataFrame, float | None]:
+    """A model's stored heatmap in [start, end) (time_bucket ms, price_bucket, side, volume)
+    and its price step, for scoring."""
+    frame = con.execute(
+        """SELECT epoch_ms(time_bucket) AS time_bucket, price_bucket, side, volume
+           FROM heatmap_cache WHERE symbol = ? AND model = ?
+             AND time_bucket >= ? AND time_bucket < ?""",
+        [symbol, model, start, end],
+    ).df()
+    step = con.execute(
+        "SELECT max(price_step) FROM model_runs WHERE symbol = ? AND model = ?", [symbol, model]
+    ).fetchone()[0]
+    return frame, step

@@ -1,0 +1,55 @@
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+
+from heatmaps import tasks
+from heatmaps.models import BacktestRun
+
+from ._args import add_period
+
+
+class Command(BaseCommand):
+    help = "Score the models' stored heatmaps against realized liquidations (a BacktestRun)."
+
+    def add_arguments(self, parser):
+        add_period(parser)
+        parser.add_argument("--models", default=",".join(tasks.MODEL_NAMES))
+        parser.add_argument("--horizons", default="1h,24h,7d", help="of 1h, 24h, 7d")
+
+    def handle(self, *args, **options):
+        run = BacktestRun(
+            symbol=options["symbol"],
+            start=options["start"],
+            end=options["end"],
+            model_names=options["models"],
+            horizons=options["horizons"],
+        )
+        try:
+            run.full_clean()
+        except ValidationError as exc:
+            raise CommandError("; ".join(exc.messages)) from None
+        run.save()
+        tasks.backtest(run.pk)
+        run.refresh_from_db()
+        if run.status != BacktestRun.Status.DONE:
+            raise CommandError(f"backtest {run.pk} {run.status}: {run.error}")
+        self.stdout.write(
+            f"backtest {run.pk}: share of realized notional in each model's top "
+            "10 % buckets (random = 0.10)"
+        )
+        self.stdout.write(
+            f"{'model':<18}{'horizon':>8}{'side':>7}{'p@10%':>8}{'lift':>7}"
+            f"{'wilson':>8}{'rec±1%':>8}{'rho':>8}"
+        )
+        for r in run.results:
+            cells = [
+                r["precision_at_10"],
+                r["lift"],
+                r["wilson_low"],
+                r["recall_1pct"],
+                r["spearman"],
+            ]
+            text = "".join(
+                f"{'—' if v is None else f'{v:.3f}':>{w}}"
+                for v, w in zip(cells, (8, 7, 8, 8, 8), strict=True)
+            )
+            self.stdout.write(f"{r['model']:<18}{r['horizon']:>8}{r['side']:>7}{text}")
