@@ -154,6 +154,10 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "ENUM_NAME_OVERRIDES": {
+        "SideEnum": ["long", "short"],
+        "ScoredSideEnum": ["both", "long", "short"],
+    },
 }
 
 # --- jobs (django-q2) -----------------------------------------------------------------------

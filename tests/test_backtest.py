@@ -49,3 +49,18 @@ def test_staff_see_the_figures_in_the_admin(served, clients):
     listing = clients["staff"].get("/admin/heatmaps/backtestrun/").content.decode()
     detail = clients["staff"].get(f"/admin/heatmaps/backtestrun/{run.pk}/change/").content.decode()
     assert "lift" in listing and "precision_at_10" in detail and "trade_clusters" in detail
+
+
+def test_the_api_lists_runs_with_their_figures(served, clients):
+    call_command("backtest", "--start", "2024-01-04", "--end", "2024-01-09", "--horizons", "24h")
+    runs = clients["bot"].get("/api/v1/backtests").json()
+    assert [r["status"] for r in runs] == ["done"]
+    detail = clients["trader"].get(f"/api/v1/backtests/{runs[0]['id']}").json()
+    assert {r["model"] for r in detail["results"]} == {
+        "binance_standard",
+        "funding_adjusted",
+        "trade_clusters",
+        "ensemble",
+    }
+    assert clients["outsider"].get("/api/v1/backtests").status_code == 401
+    assert clients["bot"].get("/api/v1/backtests/999").status_code == 404

@@ -2,6 +2,8 @@
 
 from rest_framework import serializers
 
+from heatmaps.models import BacktestRun
+
 
 class MetadataSerializer(serializers.Serializer):
     total_volume = serializers.FloatField(help_text="pending USDT in the last column")
@@ -128,3 +130,37 @@ class SignalSerializer(serializers.Serializer):
 class HealthSerializer(serializers.Serializer):
     status = serializers.CharField()
     user = serializers.CharField()
+
+
+class BacktestFigureSerializer(serializers.Serializer):
+    model = serializers.CharField()
+    horizon = serializers.CharField()
+    side = serializers.ChoiceField(choices=["both", "long", "short"])
+    precision_at_10 = serializers.FloatField(allow_null=True)
+    lift = serializers.FloatField(allow_null=True)
+    wilson_low = serializers.FloatField(allow_null=True)
+    recall_1pct = serializers.FloatField(allow_null=True)
+    spearman = serializers.FloatField(allow_null=True)
+    realized_notional = serializers.FloatField(allow_null=True)
+    evaluations = serializers.IntegerField()
+    events = serializers.IntegerField()
+
+
+class BacktestRunSerializer(serializers.ModelSerializer):
+    results = BacktestFigureSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = BacktestRun
+        fields = [
+            "id",
+            "symbol",
+            "start",
+            "end",
+            "model_names",
+            "horizons",
+            "status",
+            "created_at",
+            "finished_at",
+            "error",
+            "results",
+        ]

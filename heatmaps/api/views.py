@@ -10,10 +10,12 @@ from django.core.cache import cache
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.exceptions import ValidationError
+from rest_framework.generics import ListAPIView, RetrieveAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from heatmaps import warehouse
+from heatmaps.models import BacktestRun
 
 from . import params, payloads, serializers
 
@@ -134,3 +136,24 @@ class HealthView(APIView):
     @extend_schema(responses=responses(serializers.HealthSerializer), summary="Authenticated ping")
     def get(self, request):
         return Response({"status": "ok", "user": request.user.get_username()})
+
+
+class BacktestListView(ListAPIView):
+    """Backtest runs, newest first (figures included)."""
+
+    queryset = BacktestRun.objects.all()
+    serializer_class = serializers.BacktestRunSerializer
+
+
+class BacktestDetailView(RetrieveAPIView):
+    queryset = BacktestRun.objects.all()
+    serializer_class = serializers.BacktestRunSerializer
+
+    @extend_schema(
+        responses={
+            **responses(serializers.BacktestRunSerializer),
+            404: OpenApiResponse(description="no such run"),
+        }
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)

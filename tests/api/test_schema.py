@@ -25,7 +25,7 @@ def test_the_api_answers_every_generated_request_as_its_schema_says(served, bot_
         "/api/schema/?format=json", get_wsgi_application(), headers=auth
     )
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 6
+    assert len(operations) == 8
 
     for operation in operations:
 
