@@ -24,6 +24,8 @@ from models_engine.backtest import HORIZONS_MS, evaluate
 from models_engine.base import ModelConfig, ModelResult
 from models_engine.ensemble import MEMBERS, EnsembleModel
 from models_engine.market import MarketData
+from models_engine.paper_trading import paper_trade as paper_trade_engine
+from models_engine.paper_trading import signal_history
 
 log = structlog.get_logger("liqmap.ingest")
 calc_log = structlog.get_logger("liqmap.calculate")
@@ -429,3 +431,32 @@ def _finite(figures: dict) -> dict:
             value = round(value, 4) if np.isfinite(value) else None
         out[key] = value
     return out
+
+
+def paper_trade(symbol: str, start: date, end: date, model: str = "ensemble") -> dict:
+    """Trend following with and without the signal filter over ``start``..``end``, on the
+    stored heatmaps and realized liquidations (DESIGN §6)."""
+    lo = datetime.combine(start, datetime.min.time())
+    hi = datetime.combine(end + timedelta(days=1), datetime.min.time())
+    with warehouse.connect() as con:
+        heatmap, step = warehouse.heatmap_rows(con, symbol, model, lo, hi)
+        flows = warehouse.hourly_flows(con, symbol, model, lo - timedelta(days=1), hi)
+        confidence = con.execute(
+            "SELECT max_by(confidence, as_of) FROM model_runs WHERE symbol = ? AND model = ?",
+            [symbol, model],
+        ).fetchone()[0]
+    if heatmap.empty or flows.empty:
+        raise ValueError(f"no {model} heatmap for {symbol} in {start}..{end}: calculate first")
+    flows = flows.set_index("time")
+    actions = signal_history(
+        heatmap.groupby(["time_bucket", "price_bucket"], as_index=False)["volume"].sum(),
+        flows["close"],
+        flows["realized"],
+        flows["predicted"],
+        float(confidence),
+        step,
+    )
+    closes = flows["close"][(flows.index >= _ms(lo)) & (flows.index < _ms(hi))]
+    result = paper_trade_engine(closes, actions)
+    result["signals"] = {k: int(v) for k, v in actions.value_counts().items()}
+    return {"symbol": symbol, "model": model, "start": str(start), "end": str(end), **result}

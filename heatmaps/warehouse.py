@@ -841,3 +841,32 @@ def heatmap_rows(
         "SELECT max(price_step) FROM model_runs WHERE symbol = ? AND model = ?", [symbol, model]
     ).fetchone()[0]
     return frame, step
+
+
+def hourly_flows(
+    con: duckdb.DuckDBPyConnection, symbol: str, model: str, start: datetime, end: datetime
+) -> pd.DataFrame:
+    """Per hour ending at ``time`` (ms): the close, the realized liquidation notional and the
+    model's predicted consumption. Hours without candles are left out."""
+    return con.execute(
+        """WITH closes AS (
+               SELECT (epoch_ms(open_time) // 3600000 + 1) * 3600000 AS time,
+                      arg_max(close, open_time) AS close
+               FROM klines WHERE symbol = $symbol AND interval = '5m'
+                 AND open_time >= $start AND open_time < $end GROUP BY 1),
+           realized AS (
+               SELECT (epoch_ms(timestamp) // 3600000 + 1) * 3600000 AS time,
+                      sum(price * quantity) AS realized
+               FROM liquidation_history WHERE symbol = $symbol
+                 AND timestamp >= $start AND timestamp < $end GROUP BY 1),
+           predicted AS (
+               SELECT (epoch_ms(time) // 3600000 + 1) * 3600000 AS time,
+                      sum(volume) AS predicted
+               FROM predicted_liquidations WHERE symbol = $symbol AND model = $model
+                 AND time >= $start AND time < $end GROUP BY 1)
+           SELECT time, close, coalesce(realized, 0) AS realized,
+                  coalesce(predicted, 0) AS predicted
+           FROM closes LEFT JOIN realized USING (time) LEFT JOIN predicted USING (time)
+           ORDER BY time""",
+        {"symbol": symbol, "model": model, "start": start, "end": end},
+    ).df()

@@ -1,5 +1,7 @@
 """Backtests: the models' stored heatmaps scored against realized liquidations."""
 
+from datetime import date
+
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -64,3 +66,15 @@ def test_the_api_lists_runs_with_their_figures(served, clients):
     }
     assert clients["outsider"].get("/api/v1/backtests").status_code == 401
     assert clients["bot"].get("/api/v1/backtests/999").status_code == 404
+
+
+def test_paper_trading_reports_both_strategies_on_the_sample(served, capsys):
+    result = tasks.paper_trade("BTCUSDT", date(2024, 1, 4), date(2024, 1, 10))
+    assert result["hours"] == 7 * 24
+    assert sum(result["signals"].values()) == 7 * 24
+    assert set(result["signals"]) <= {"AVOID", "CLEAR", "REVERSAL_OPPORTUNITY", "WAIT"}
+    assert result["hours_flat_by_filter"] > 0
+    assert result["baseline"]["pnl"] != result["filtered"]["pnl"]
+    call_command("paper_trade", "--start", "2024-01-04", "--end", "2024-01-10")
+    out = capsys.readouterr().out
+    assert "baseline" in out and "filtered" in out
