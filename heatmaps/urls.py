@@ -8,4 +8,5 @@ urlpatterns = [
     path("heatmap/", views.heatmap, name="heatmap"),
     path("map/", views.liquidation_map, name="map"),
     path("compare/", views.compare, name="compare"),
+    path("backtests/", views.backtests, name="backtests"),
 ]

@@ -54,3 +54,8 @@ def liquidation_map(request: HttpRequest) -> HttpResponse:
 @login_required
 def compare(request: HttpRequest) -> HttpResponse:
     return render(request, "compare.html", _choices())
+
+
+@login_required
+def backtests(request: HttpRequest) -> HttpResponse:
+    return render(request, "backtests.html")

@@ -14,7 +14,12 @@ from .conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
 
-PAGES = {"heatmap": "js/heatmap.js", "map": "js/map.js", "compare": "js/compare.js"}
+PAGES = {
+    "heatmap": "js/heatmap.js",
+    "map": "js/map.js",
+    "compare": "js/compare.js",
+    "backtests": "js/backtests.js",
+}
 PLOTLY = "/static/plotly/plotly.min.js"
 
 
@@ -77,7 +82,7 @@ def test_plotly_and_the_page_assets_are_served_from_this_server(trader_client):
 @pytest.mark.parametrize("name", PAGES)
 def test_the_navigation_links_every_page_the_api_docs_and_a_post_logout(trader_client, name):
     html = trader_client.get(reverse(name)).content.decode()
-    for target in ("heatmap", "map", "compare", "swagger-ui"):
+    for target in ("heatmap", "map", "compare", "backtests", "swagger-ui"):
         assert f'href="{reverse(target)}"' in html
     assert f'<form method="post" action="{reverse("logout")}">' in html
     assert 'name="csrfmiddlewaretoken"' in html
@@ -90,6 +95,17 @@ def test_staff_also_get_the_admin_link(client, staff):
     client.force_login(staff)
     html = client.get(reverse("heatmap")).content.decode()
     assert f'href="{reverse("admin:index")}"' in html
+
+
+def test_the_backtests_page_says_how_to_make_a_run_and_links_staff_to_the_admin(
+    client, dashboard_user, staff
+):
+    add = reverse("admin:heatmaps_backtestrun_add")
+    client.force_login(dashboard_user)
+    html = client.get(reverse("backtests")).content.decode()
+    assert "python manage.py backtest --symbol BTCUSDT" in html and f'href="{add}"' not in html
+    client.force_login(staff)
+    assert f'href="{add}"' in client.get(reverse("backtests")).content.decode()
 
 
 def test_the_login_form_logs_in_and_lands_on_the_page_asked_for(client, dashboard_user):

@@ -6,7 +6,7 @@
   const [title, stats, cards, zoneList, errorBox] =
     ["title", "stats", "cards", "zones", "error"].map((id) => document.getElementById(id));
   const COLOURS = {ensemble: "#fde725", binance_standard: "#3b9be8", funding_adjusted: "#1fb5a0", trade_clusters: "#c77dff"};
-  const label = (name) => name.replace("_", " ").replace(/^./, (c) => c.toUpperCase());
+  const {label} = liqmap;
 
   function drawCards(data) {
     cards.replaceChildren(...data.models.map((model) => {

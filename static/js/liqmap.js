@@ -1,4 +1,4 @@
-// Shared by the three pages: fetch the API with the session cookie, turn its error answers
+// Shared by the pages: fetch the API with the session cookie, turn its error answers
 // into sentences a trader can act on, format USDT, and the dark chart defaults.
 const liqmap = (() => {
   async function getJSON(path, params = {}) {
@@ -67,6 +67,8 @@ const liqmap = (() => {
          annotation: {...label, yref: "paper", y: inside ? 0.9 : 1, yanchor: "bottom", x: price}};
   }
 
+  // a model's name as the pages show it: "binance_standard" -> "Binance standard"
+  const label = (name) => name.replace("_", " ").replace(/^./, (c) => c.toUpperCase());
   const element = (tag, text) => Object.assign(document.createElement(tag), {textContent: text});
   // {name: value} as the <dt>/<dd> pairs of a <dl>
   const figures = (list, pairs) => list.replaceChildren(...Object.entries(pairs).map(([name, value]) => {
@@ -76,5 +78,5 @@ const liqmap = (() => {
   }));
   const notes = (list, texts) => list.replaceChildren(...texts.map((text) => element("li", text)));
 
-  return {getJSON, showError, usd, compact, when, legend, axis, layout, config, priceLine, element, figures, notes};
+  return {getJSON, showError, usd, compact, when, legend, axis, layout, config, priceLine, label, element, figures, notes};
 })();
