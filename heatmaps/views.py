@@ -43,19 +43,19 @@ def _choices() -> dict:
 
 @login_required
 def heatmap(request: HttpRequest) -> HttpResponse:
-    return render(request, "heatmap.html", _choices())
+    return render(request, "heatmap.html", {**_choices(), "page_script": "js/heatmap.js"})
 
 
 @login_required
 def liquidation_map(request: HttpRequest) -> HttpResponse:
-    return render(request, "map.html", _choices())
+    return render(request, "map.html", {**_choices(), "page_script": "js/map.js"})
 
 
 @login_required
 def compare(request: HttpRequest) -> HttpResponse:
-    return render(request, "compare.html", _choices())
+    return render(request, "compare.html", {**_choices(), "page_script": "js/compare.js"})
 
 
 @login_required
 def backtests(request: HttpRequest) -> HttpResponse:
-    return render(request, "backtests.html")
+    return render(request, "backtests.html", {"page_script": "js/backtests.js"})
