@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from datetime import datetime
+
+import numpy as np
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
@@ -144,3 +147,53 @@ class BacktestRun(models.Model):
         if taken:
             self.status = self.Status.RUNNING
         return taken == 1
+
+
+class Calibration(models.Model):
+    """One walk-forward fit of the models' parameters (models_engine.fitting): in force from
+    ``valid_from`` on, fitted on data before it only."""
+
+    symbol = models.CharField(max_length=20)
+    fit_start = models.DateTimeField(help_text="first liquidation time the fit counted")
+    valid_from = models.DateTimeField(help_text="end of the fit window: data before it only")
+    parameters = models.JSONField()
+    objective = models.FloatField(
+        null=True, blank=True, help_text="Poisson log-likelihood per liquidation, fitted"
+    )
+    prior_objective = models.FloatField(
+        null=True, blank=True, help_text="... with the prior's lifetimes and closing"
+    )
+    liquidations = models.PositiveIntegerField(help_text="realized liquidations in the window")
+    fitted = models.BooleanField(help_text="False: too few liquidations, the prior was kept")
+    active = models.BooleanField(default=True, help_text="calculate uses active fits only")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["symbol", "valid_from"]
+        constraints = [
+            models.UniqueConstraint(fields=["symbol", "valid_from"], name="one_fit_per_time")
+        ]
+
+    def __str__(self) -> str:
+        return f"calibration {self.symbol} from {self.valid_from:%Y-%m-%d %H:%M}"
+
+    @property
+    def half_lives(self) -> dict[str, float]:
+        from models_engine.calibration import Parameters
+
+        return Parameters.from_dict(self.parameters).half_life_table()
+
+    @classmethod
+    def schedule(cls, symbol: str, before: datetime | None = None):
+        """The active fitted calibrations of a symbol as an engine Schedule (those in force
+        before ``before`` only, if given)."""
+        from models_engine.calibration import Parameters, Schedule
+
+        rows = cls.objects.filter(symbol=symbol, fitted=True, active=True)
+        if before is not None:
+            rows = rows.filter(valid_from__lte=before)
+        rows = list(rows.order_by("valid_from"))
+        return Schedule(
+            np.array([int(r.valid_from.timestamp() * 1000) for r in rows], dtype=np.int64),
+            tuple(Parameters.from_dict(r.parameters) for r in rows),
+        )

@@ -19,11 +19,12 @@ from heatmaps import warehouse
 from heatmaps.binance import archive, download
 from heatmaps.binance.formats import RejectedFile, sniff_header
 from heatmaps.binance.unpack import csv_inside, first_line
-from heatmaps.models import BacktestRun, IngestRun, WeightConfig
+from heatmaps.models import BacktestRun, Calibration, IngestRun, WeightConfig
+from models_engine import fitting
 from models_engine.backtest import HORIZONS_MS, evaluate
 from models_engine.base import ModelConfig, ModelResult
 from models_engine.ensemble import MEMBERS, EnsembleModel
-from models_engine.market import MarketData
+from models_engine.market import MarketData, build_bars
 from models_engine.paper_trading import paper_trade as paper_trade_engine
 from models_engine.paper_trading import signal_history
 
@@ -250,8 +251,9 @@ def calculate(
         # from the first data and only the window's rows are replaced
         frames = warehouse.load_market(con, symbol, span[0], window_end)
         market = MarketData(**frames, symbol=symbol)
+        schedule = Calibration.schedule(symbol, before=window_end.replace(tzinfo=UTC))
         started = time.perf_counter()
-        results = _run_models(market, names, weights)
+        results = _run_models(market, names, weights, schedule)
         compute_seconds = time.perf_counter() - started
         summary = {
             "symbol": symbol,
@@ -278,8 +280,10 @@ def calculate(
     return summary
 
 
-def _run_models(market: MarketData, names: list[str], weights: dict) -> dict[str, ModelResult]:
-    config = ModelConfig().resolved(market)
+def _run_models(
+    market: MarketData, names: list[str], weights: dict, schedule
+) -> dict[str, ModelResult]:
+    config = ModelConfig(schedule=schedule).resolved(market)
     ensemble = EnsembleModel(config, weights) if "ensemble" in names else None
     needed = set(names) - {"ensemble"} | (set(ensemble.weights) if ensemble else set())
     results = {name: MEMBERS[name](config).run(market) for name in MEMBERS if name in needed}
@@ -337,6 +341,99 @@ def _write(con, symbol: str, result: ModelResult, start: datetime, end: datetime
     }
 
 
+def calibrate(
+    symbol: str,
+    start: date | None = None,
+    end: date | None = None,
+    *,
+    force: bool = False,
+    progress: bool = False,
+) -> dict:
+    """Walk-forward calibrations of ``symbol``: one valid from each day's 00:00 UTC in
+    ``start``..``end`` (default: every day the data allows), each fitted on the liquidations
+    and bars before that moment only (models_engine.fitting). A day already calibrated is kept
+    unless ``force``. Returns what was fitted, kept, and left to the prior."""
+    with warehouse.connect() as con:
+        span = warehouse.data_range(con, symbol)
+        if span is None:
+            raise ValueError(f"no candles for {symbol} in the warehouse: run ingest first")
+        first_day = span[0].date() + timedelta(days=1)
+        last_day = (span[1] + timedelta(milliseconds=warehouse.BAR_MS)).date()
+        start, end = start or first_day, end or last_day
+        if start > end:
+            raise ValueError(f"the window {start}..{end} is empty: start is after end")
+        days = [d for d in _days(start, end) if first_day <= d <= last_day]
+        if not days:
+            raise ValueError(
+                f"the window {start}..{end} is empty: {symbol}'s data covers "
+                f"{span[0]:%Y-%m-%d}..{span[1]:%Y-%m-%d}"
+            )
+        known = set(
+            Calibration.objects.filter(symbol=symbol, valid_from__date__in=days).values_list(
+                "valid_from__date", flat=True
+            )
+        )
+        todo = [d for d in days if force or d not in known]
+        horizon = datetime.combine(max(todo), datetime.min.time()) if todo else span[0]
+        frames = warehouse.load_market(con, symbol, span[0], horizon)
+        realized = warehouse.load_realized(con, symbol, span[0], horizon)
+    summary = {"symbol": symbol, "fitted": 0, "prior": 0, "kept": len(days) - len(todo)}
+    if not todo:
+        return summary
+    market = MarketData(**frames, symbol=symbol)
+    bars = build_bars(market)
+    config = ModelConfig().resolved(market)
+    moments = np.array([_ms(datetime.combine(d, datetime.min.time())) for d in todo])
+    fits = fitting.walk_forward(
+        bars,
+        realized,
+        moments,
+        position_notional=config.position_notional,
+        brackets=config.brackets,
+        progress=tqdm(total=len(moments), desc=f"calibrate {symbol}", disable=not progress),
+    )
+    for window_start, valid_from, result in fits:
+        Calibration.objects.update_or_create(
+            symbol=symbol,
+            valid_from=datetime.fromtimestamp(valid_from / 1000, UTC),
+            defaults={
+                "fit_start": datetime.fromtimestamp(window_start / 1000, UTC),
+                "parameters": result.parameters.to_dict(),
+                "objective": _finite_or_none(result.log_likelihood),
+                "prior_objective": _finite_or_none(result.prior_log_likelihood),
+                "liquidations": result.liquidations,
+                "fitted": result.fitted,
+            },
+        )
+        summary["fitted" if result.fitted else "prior"] += 1
+    summary["too_young"] = len(todo) - len(fits)
+    if fits:
+        summary["latest"] = _describe(fits[-1][2])
+    calc_log.info("calibrated", **{k: v for k, v in summary.items() if k != "latest"})
+    return summary
+
+
+def _days(start: date, end: date) -> list[date]:
+    return [start + timedelta(days=i) for i in range((end - start).days + 1)]
+
+
+def _finite_or_none(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None
+
+
+def _describe(result: fitting.Fit) -> dict:
+    """What a trader or researcher reads of a fit."""
+    p = result.parameters
+    return {
+        "liquidations": result.liquidations,
+        "fitted": result.fitted,
+        "half_life_hours": p.half_life_table(),
+        "leverage_mix": p.leverage_mix(p.typical_features),
+        "closing_share": p.closing_share,
+        "closing_lean": p.closing_lean,
+    }
+
+
 # --- scheduled jobs (django-q2) ---------------------------------------------------------------
 # The archive publishes a day's files the next morning (UTC): the daily job asks for the last
 # few days, and fetch/ingest skip whatever they already have.
@@ -350,6 +447,14 @@ def fetch_and_ingest(symbol: str, start: date | None = None, end: date | None = 
     fetched = fetch(symbol, start, end)
     loaded = ingest(symbol, start, end)
     return {"fetch": fetched, "ingest": {k: loaded[k] for k in ("files", "rejected", "seconds")}}
+
+
+def calibrate_recent(symbol: str) -> dict:
+    """Fit the days not calibrated yet (the daily job): each on data before it only."""
+    with warehouse.connect() as con:
+        if warehouse.data_range(con, symbol) is None:
+            return {"symbol": symbol, "skipped": "no data"}
+    return calibrate(symbol)
 
 
 def calculate_recent(symbol: str, days: int = 2) -> dict:

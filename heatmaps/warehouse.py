@@ -431,7 +431,8 @@ def load_market(
             {**params, "interval": interval},
         ).df()
     frames["metrics"] = con.execute(
-        f"""SELECT epoch_ms(create_time) AS create_time, sum_open_interest, sum_open_interest_value
+        f"""SELECT epoch_ms(create_time) AS create_time, sum_open_interest, sum_open_interest_value,
+                   count_long_short_ratio
             FROM metrics WHERE symbol = $symbol AND create_time >= $start
               AND create_time <= $end + INTERVAL {BAR_MS // 1000} SECOND
             ORDER BY create_time""",

@@ -12,13 +12,14 @@ import numpy as np
 import pandas as pd
 
 from .brackets import BTCUSDT_BRACKETS
+from .calibration import LEVERAGE_TIERS, Parameters, Schedule, log_uniform_mix
 from .market import MarketData, auto_price_step
 
-# Share of newly opened notional at each leverage tier. A prior, not a fact: Binance publishes
-# no leverage distribution. Chosen from the tiers retail platforms advertise (10x-25x most
-# used, a tail at 50x-100x); configurable per run.
+# Share of newly opened notional at each leverage tier before any calibration. A prior, not a
+# fact: Binance publishes no leverage distribution, so every leverage its order form offers a
+# preset for gets the same weight per unit of log-leverage; calibration replaces it.
 DEFAULT_LEVERAGE_PRIOR = MappingProxyType(
-    {5.0: 0.10, 10.0: 0.30, 20.0: 0.20, 25.0: 0.15, 50.0: 0.15, 100.0: 0.10}
+    {t: float(w) for t, w in zip(LEVERAGE_TIERS, log_uniform_mix(LEVERAGE_TIERS), strict=True)}
 )
 HOUR_MS = 3_600_000  # the heatmap's snapshot spacing (models_engine.heatmap shows multiples)
 LEVEL_COLUMNS = ["price_level", "price_bucket", "volume", "side", "leverage", "confidence"]
@@ -41,13 +42,23 @@ class ModelConfig:
     # The per-tier heatmap (the page's leverage filter) uses buckets this many times wider:
     # split six ways at full resolution it would be most of a year's compute and storage.
     tier_step_multiple: int = 5
+    # The calibrations in force over time (models_engine.fitting); None = the prior throughout,
+    # built from leverage_prior.
+    schedule: Schedule | None = None
 
     def __post_init__(self):
         weights = np.array(list(self.leverage_prior.values()), dtype=float)
-        if len(weights) == 0 or np.any(weights < 0) or not np.isclose(weights.sum(), 1.0):
+        if (
+            len(weights) == 0
+            or np.any(weights < 0)
+            or not np.isclose(weights.sum(), 1.0, atol=1e-5)
+        ):
             raise ValueError("leverage_prior weights must be >= 0 and sum to 1")
         if any(lev < 1 for lev in self.leverage_prior):
             raise ValueError("leverage tiers must be >= 1")
+        if self.schedule is None:
+            prior = Parameters.prior(self.leverage_prior)
+            object.__setattr__(self, "schedule", Schedule(prior=prior))
 
     def resolved(self, market: MarketData) -> ModelConfig:
         """This config with the price step fixed from the market (so that models agree)."""
@@ -79,8 +90,10 @@ class ModelResult:
     totals: Mapping[str, float] = field(default_factory=dict)  # opened/closed/consumed/pending
     tier_heatmap: pd.DataFrame | None = None  # the heatmap per leverage tier, wider buckets
     tier_price_step: float | None = None
-    ledger: object | None = None  # the LedgerRun behind a ledger model (the ensemble reuses it)
+    ledger: object | None = None  # the LedgerRun at the end, under the last calibration
+    book: object | None = None  # the Book behind a ledger model (the ensemble combines them)
     bars: object | None = None  # ... and its Bars
+    schedule: Schedule | None = None  # ... and the calibrations it was valued under
     snapshot_times: np.ndarray | None = None
 
     @property

@@ -22,8 +22,9 @@ from .base import (
     low_confidence_warning,
 )
 from .binance_standard import BinanceStandardModel
+from .book import Book, Valuation
 from .funding_adjusted import FundingAdjustedModel
-from .ledger import Cohorts, LedgerRun, empty_snapshots, pending_snapshots
+from .ledger import empty_snapshots
 from .market import MarketData
 from .trade_clusters import TradeClustersModel
 
@@ -97,40 +98,19 @@ def _combined_heatmaps(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The weighted sum of the members' heatmaps.
 
-    Ledger members share one bar grid, so their cohorts, each scaled by its member's weight,
-    form one ledger whose snapshots are that sum: far cheaper than adding up millions of
-    heatmap rows. Members without a ledger are added up row by row.
+    Ledger members share one bar grid and one schedule of calibrations, so their books, each
+    row scaled by its member's weight, form one book whose valuation is that sum: far cheaper
+    than adding up millions of heatmap rows. Other members are added up row by row.
     """
     keys = ["time_bucket", "price_bucket", "side", "leverage"]
     first = members[0]
-    if all(m.ledger is not None for m in members) and all(
-        len(m.bars) == len(first.bars) for m in members
+    if all(m.book is not None for m in members) and all(
+        len(m.bars) == len(first.bars) and m.schedule is first.schedule for m in members
     ):
-        runs = [m.ledger for m in members]
-        cohorts = Cohorts(
-            *(
-                np.concatenate(
-                    [
-                        getattr(r.cohorts, f) * (wi if f == "notional" else 1)
-                        for r, wi in zip(runs, weights, strict=True)
-                    ]
-                )
-                for f in Cohorts.__dataclass_fields__
-            )
-        )
-        cohorts = Cohorts(
-            cohorts.bar.astype(np.int64),
-            cohorts.is_long.astype(bool),
-            *(getattr(cohorts, f) for f in ("leverage", "entry", "level", "notional")),
-        )
-        run = LedgerRun(
-            cohorts, np.concatenate([r.consumed_at for r in runs]), runs[0].log_keep_cum
-        )
-        times = first.snapshot_times
-        return (
-            pending_snapshots(run, first.bars, times, first.price_step),
-            pending_snapshots(run, first.bars, times, first.tier_price_step, by_leverage=True),
-        )
+        book = Book.combine([m.book for m in members], weights)
+        valuation = Valuation(book, first.bars, first.schedule)
+        multiple = int(round(first.tier_price_step / first.price_step))
+        return valuation.heatmaps(first.snapshot_times, first.price_step, multiple)
     out = []
     for attribute in ("heatmap", "tier_heatmap"):
         pairs = [(getattr(m, attribute), wi) for m, wi in zip(members, weights, strict=True)]
@@ -172,7 +152,7 @@ def combine(members: list[ModelResult], weights: list[float]) -> ModelResult:
     )
     totals = {
         k: float(sum(wi * m.totals.get(k, 0.0) for m, wi in zip(members, w, strict=True)))
-        for k in ("opened", "closed", "consumed", "pending")
+        for k in ("opened", "closed", "expired", "consumed", "pending")
     }
     member_warnings = [f"{m.model}: {text}" for m in members for text in m.warnings]
     return ModelResult(

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from .base import ModelConfig
 from .binance_standard import BinanceStandardModel
-from .ledger import Cohorts
+from .book import Book
+from .ledger_model import bar_openings, spread_over_tiers
 from .market import Bars, MarketData
 
 
@@ -18,11 +19,11 @@ class FundingAdjustedModel(BinanceStandardModel):
     model_name = "funding_adjusted"
     optional_inputs = ("mark", "funding")
 
-    def cohorts(self, bars: Bars, market: MarketData, config: ModelConfig) -> Cohorts:
-        base = super().cohorts(bars, market, config)
-        paid = bars.funding_rate[base.bar] * config.funding_periods_held
+    def book(self, bars: Bars, market: MarketData, config: ModelConfig) -> Book:
+        bar, is_long, entry, features = bar_openings(bars)
         # margin lost (or gained) as a share of notional moves the level by entry × that share
-        return base.with_level(base.level + base.entry * paid)
+        paid = bars.funding_rate[bar] * config.funding_periods_held
+        return spread_over_tiers(bar, is_long, entry, features, bars, config, shift=paid)
 
     def quality(self, bars: Bars, market: MarketData) -> tuple[float, list[str]]:
         confidence, warnings = super().quality(bars, market)

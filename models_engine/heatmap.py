@@ -14,6 +14,21 @@ MAX_ROWS = 400
 # Cells per matrix: keeps a view's JSON well under 1 MB whatever its span.
 MAX_CELLS = 50_000
 _STEP_MULTIPLES = (1, 2, 2.5, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000)
+# Default view: the traded range widened by a tenth of the price, where 10x positions are
+# liquidated; lower leverage (out to 2x at half the price) is there when asked for by range.
+DISPLAY_MARGIN = 0.10
+
+
+def display_range(
+    traded_low: float, traded_high: float, data_low: float, data_high: float
+) -> tuple[float, float]:
+    """Price range a view shows by default: the traded range ± DISPLAY_MARGIN of it, within
+    the data's own range."""
+    if not (np.isfinite(traded_low) and np.isfinite(traded_high)):
+        return data_low, data_high
+    low = max(data_low, traded_low * (1 - DISPLAY_MARGIN))
+    high = min(data_high, traded_high * (1 + DISPLAY_MARGIN))
+    return (low, high) if low < high else (data_low, data_high)
 
 
 def time_bucket_for(span_ms: int, max_columns: int = MAX_COLUMNS) -> int:

@@ -1,24 +1,39 @@
-"""The position ledger: cohorts of positions opened, closed with open interest, and consumed
-when the price path reaches their liquidation price.
+"""The position ledger: cohorts of positions opened, closed with open interest, expired with
+their holding time, and consumed when the price path reaches their liquidation price.
 
-A *cohort* is the notional opened in one bar, on one side, at one leverage tier. It is
-consumed (liquidated) in the first bar after its opening whose low (long) or high (short)
-reaches its level. Between opening and consumption it shrinks with every bar in which open
-interest falls: each open position closes the same share, so a cohort opened in bar j holds
-``notional · exp(L[m] − L[j])`` after bar m, where ``L`` is the running sum of the bars'
-``keep_log``. That shared factor is what lets everything below run without a loop over
-cohorts or bars: first crossings by binary lifting over a sparse min table, snapshots by
-difference arrays over time.
+A *cohort* is the notional opened in one bar, on one side, at one leverage tier. It leaves the
+ledger three ways:
+
+- **closed**: in every bar in which open interest falls, each open position of a side closes
+  the same share (the side's ``keep`` factor, which can lean to the side that taker flow says
+  was closing);
+- **expired**: traders hold for hours to days, so a cohort also decays with its own hazard
+  ``λ`` per bar (its tier's half-life); when the survival ``exp(−λ·age)`` falls below
+  ``EXPIRY_FLOOR`` the rest expires at once, which bounds the ledger by the positions that
+  are really pending, not by the length of history;
+- **consumed** (liquidated): in the first bar after its opening whose low (long) or high
+  (short) reaches its level.
+
+A cohort opened in bar j on side s holds ``notional · exp(G[m] − G[j])`` after bar m, with
+``G[m] = K_s[m] − λ·m`` and ``K_s`` the running sum of the side's log keep factors. That shared
+form is what lets everything below run without a loop over cohorts or bars: first crossings
+by binary lifting over a sparse min table, sums over time by difference arrays.
+Conservation: opened = closed + expired + consumed + pending.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 import pandas as pd
 
 from .market import Bars
+
+# Survival below which a cohort's remainder expires at once (and leaves the arrays).
+EXPIRY_FLOOR = 1e-6
+# Largest exponent a block of the time axis may span: exp(±LOG_SPAN) stays far inside float64.
+LOG_SPAN = 500.0
 
 
 @dataclass(frozen=True)
@@ -31,15 +46,62 @@ class Cohorts:
     entry: np.ndarray  # USDT per coin
     level: np.ndarray  # liquidation price, USDT per coin
     notional: np.ndarray  # USDT at opening
+    hazard: np.ndarray | None = None  # per bar: share lost to expiry is 1 − exp(−hazard)
+
+    def __post_init__(self):
+        hazard = np.zeros(len(self.bar)) if self.hazard is None else self.hazard
+        object.__setattr__(self, "hazard", np.asarray(hazard, dtype=float))
 
     def __len__(self) -> int:
         return len(self.bar)
 
     def select(self, mask: np.ndarray) -> Cohorts:
-        return Cohorts(*(getattr(self, f)[mask] for f in self.__dataclass_fields__))
+        return Cohorts(*(getattr(self, f.name)[mask] for f in fields(self)))
 
     def with_level(self, level: np.ndarray) -> Cohorts:
-        return Cohorts(self.bar, self.is_long, self.leverage, self.entry, level, self.notional)
+        return Cohorts(
+            self.bar, self.is_long, self.leverage, self.entry, level, self.notional, self.hazard
+        )
+
+    @staticmethod
+    def concat(parts: list[Cohorts]) -> Cohorts:
+        return Cohorts(
+            *(np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(Cohorts))
+        )
+
+
+@dataclass(frozen=True)
+class Closing:
+    """How falling open interest closes the ledger's positions.
+
+    share: the share of the market's closing fraction that the ledger's positions follow
+    (1 = every position closes as much as open interest fell; 0 = open interest is someone
+    else's, positions leave by expiry and liquidation only).
+    lean: 0..1, how far closes lean to the side taker flow implies (longs close by selling):
+    the long side closes ``1 + lean·(1 − 2·buy_share)`` times the mean fraction.
+    """
+
+    share: float | np.ndarray = 1.0  # a number, or one per bar
+    lean: float | np.ndarray = 0.0
+
+    def __post_init__(self):
+        for value in (self.share, self.lean):
+            if not np.all((np.asarray(value) >= 0) & (np.asarray(value) <= 1)):
+                raise ValueError("closing share and lean must be within 0..1")
+
+
+def side_keep_logs(bars: Bars, closing: Closing) -> np.ndarray:
+    """Log of the share of open positions that survive each bar's closes, per side.
+
+    Returns an array (2, n): row 0 longs, row 1 shorts.
+    """
+    fraction = closing.share * -np.expm1(bars.keep_log)
+    tilt = closing.lean * (1 - 2 * bars.taker_buy_share)
+    out = np.empty((2, len(bars)))
+    for row, sign in ((0, 1.0), (1, -1.0)):
+        closed = np.clip(fraction * (1 + sign * tilt), 0.0, 1 - 1e-12)
+        out[row] = np.log1p(-closed)
+    return out
 
 
 def first_crossing(values: np.ndarray, start: np.ndarray, threshold: np.ndarray) -> np.ndarray:
@@ -68,16 +130,45 @@ def first_crossing(values: np.ndarray, start: np.ndarray, threshold: np.ndarray)
     return pos
 
 
+def expiry_age(hazard: np.ndarray) -> np.ndarray:
+    """Bars after opening at which a cohort's survival falls below EXPIRY_FLOOR (a huge number
+    where the hazard is 0)."""
+    hazard = np.asarray(hazard, dtype=float)
+    with np.errstate(divide="ignore"):
+        age = np.ceil(-np.log(EXPIRY_FLOOR) / hazard)
+    return np.where(hazard > 0, np.minimum(age, 2**40), 2**40).astype(np.int64)
+
+
 @dataclass(frozen=True)
 class LedgerRun:
     cohorts: Cohorts
-    consumed_at: np.ndarray  # bar index of consumption; len(bars) = still pending at the end
-    log_keep_cum: np.ndarray  # L[m]: running sum of keep_log through bar m
+    consumed_at: np.ndarray  # bar of consumption; len(bars) = not consumed (pending or expired)
+    expired_at: np.ndarray  # bar in which the remainder expired; len(bars) = did not
+    keep_cum: np.ndarray  # (2, n): running sums of the longs' and shorts' log keep factors
+    closing: Closing = field(default_factory=Closing)
+
+    @property
+    def ended_at(self) -> np.ndarray:
+        """The bar a cohort left the ledger in (len(bars) while pending)."""
+        return np.minimum(self.consumed_at, self.expired_at)
+
+    def log_held(self, index: np.ndarray, after_bar: np.ndarray) -> np.ndarray:
+        """Log of the share of their opening notional cohorts ``index`` hold after a bar
+        (before any consumption)."""
+        c = self.cohorts
+        side = (~c.is_long[index]).astype(np.int64)
+        bar = c.bar[index]
+        return (
+            self.keep_cum[side, after_bar]
+            - self.keep_cum[side, bar]
+            - c.hazard[index] * (after_bar - bar)
+        )
 
 
-def run_ledger(cohorts: Cohorts, bars: Bars) -> LedgerRun:
-    """Find the bar in which each cohort is consumed (never in its own opening bar)."""
+def run_ledger(cohorts: Cohorts, bars: Bars, closing: Closing | None = None) -> LedgerRun:
+    """Find the bar in which each cohort is consumed (never in its own opening bar) or expires."""
     n = len(bars)
+    closing = closing or Closing()
     start = cohorts.bar + 1
     consumed = np.full(len(cohorts), n, dtype=np.int64)
     longs = cohorts.is_long
@@ -86,13 +177,18 @@ def run_ledger(cohorts: Cohorts, bars: Bars) -> LedgerRun:
     if (~longs).any():
         # a short is consumed when the high reaches its level: the same search on −high
         consumed[~longs] = first_crossing(-bars.high, start[~longs], -cohorts.level[~longs])
-    return LedgerRun(cohorts, consumed, np.cumsum(bars.keep_log))
+    expires = cohorts.bar + expiry_age(cohorts.hazard)
+    # consumption comes first in a bar: a level reached in the expiry bar is a liquidation
+    expired = np.where(expires < consumed, expires, n)
+    consumed = np.where(expires < consumed, n, consumed)
+    keep_cum = np.cumsum(side_keep_logs(bars, closing), axis=1) if n else np.zeros((2, 0))
+    return LedgerRun(cohorts, consumed, np.minimum(expired, n), keep_cum, closing)
 
 
 def _held(run: LedgerRun, mask: np.ndarray, after_bar: np.ndarray) -> np.ndarray:
     """Notional the selected cohorts hold after bar ``after_bar`` (before any consumption)."""
-    L = run.log_keep_cum
-    return run.cohorts.notional[mask] * np.exp(L[after_bar] - L[run.cohorts.bar[mask]])
+    index = np.nonzero(mask)[0]
+    return run.cohorts.notional[index] * np.exp(run.log_held(index, after_bar))
 
 
 def sides(is_long: np.ndarray) -> pd.Categorical:
@@ -129,21 +225,95 @@ def consumed_log(run: LedgerRun, bars: Bars, step: float) -> pd.DataFrame:
     return frame.groupby(["time", "price_bucket", "side"], as_index=False)["volume"].sum()
 
 
+def decayed_sums(
+    row: np.ndarray,
+    start: np.ndarray,
+    stop: np.ndarray,
+    notional: np.ndarray,
+    base: np.ndarray,
+    group: np.ndarray,
+    curve: np.ndarray,
+    row_group: np.ndarray,
+) -> np.ndarray:
+    """Sum per row and column of items that decay along a shared curve.
+
+    Item i sits in ``row[i]`` over columns ``start[i] .. stop[i] − 1`` and there is worth
+    ``notional[i] · exp(curve[group[i], t] − base[i])``. ``curve`` (groups × columns) must not
+    increase along a row and ``base[i]`` must be at least the curve anywhere the item lives.
+    Difference arrays over blocks of columns short enough that no exponent leaves
+    ±LOG_SPAN: no loop over items or columns. Returns an array (rows, columns).
+    """
+    n_rows, n_cols = len(row_group), curve.shape[1]
+    out = np.zeros((n_rows, n_cols))
+    live = start < stop
+    row, start, stop = row[live], start[live], stop[live]
+    notional, base, group = notional[live], base[live], group[live]
+    if n_cols == 0 or len(row) == 0:
+        return out
+    a = 0
+    while a < n_cols:
+        # the block ends before any curve falls more than LOG_SPAN below its value at a
+        drop = curve[:, a : a + 1] - curve[:, a:]
+        b = a + int(np.min(np.argmax(np.c_[drop, np.full(len(curve), np.inf)] > LOG_SPAN, 1)))
+        b = max(b, a + 1)
+        here = (start < b) & (stop > a)
+        width = b - a + 1
+        s = np.maximum(start[here], a) - a
+        e = np.minimum(stop[here], b) - a
+        w = notional[here] * np.exp(curve[group[here], a] - base[here])
+        cell = row[here] * width
+        acc = np.bincount(cell + s, w, minlength=n_rows * width)
+        acc -= np.bincount(cell + e, w, minlength=n_rows * width)
+        acc = np.cumsum(acc.reshape(n_rows, width), axis=1)[:, : b - a]
+        scale = np.exp(curve[row_group, a:b] - curve[row_group, a : a + 1])
+        out[:, a:b] = acc * scale
+        a = b
+    return np.maximum(out, 0.0)
+
+
+def _curves(run: LedgerRun, hazard: float, at_bar: np.ndarray) -> np.ndarray:
+    """G = K_side − λ·bar at the given bars, rows long and short (see the module docstring)."""
+    return run.keep_cum[:, at_bar] - hazard * at_bar[None, :]
+
+
+def outflows(run: LedgerRun, bars: Bars) -> tuple[np.ndarray, np.ndarray]:
+    """Notional closed by falling open interest and notional expired, per bar (USDT)."""
+    n = len(bars)
+    closed, expired = np.zeros(n), np.zeros(n)
+    c = run.cohorts
+    if n == 0 or len(c) == 0:
+        return closed, expired
+    keep = np.exp(run.keep_cum - np.c_[np.zeros(2), run.keep_cum[:, :-1]])
+    # alive through bar m (closes and decay act on it) for m in bar+1 .. ended−1; column m
+    # holds its value after bar m−1
+    end = run.ended_at
+    previous = np.r_[0, np.arange(n - 1)]
+    for hazard in np.unique(c.hazard):
+        of = c.hazard == hazard
+        side = (~c.is_long[of]).astype(np.int64)
+        base = run.keep_cum[side, c.bar[of]] - hazard * c.bar[of]
+        alive = decayed_sums(
+            side,
+            c.bar[of] + 1,
+            end[of],
+            c.notional[of],
+            base,
+            side,
+            _curves(run, hazard, previous),
+            np.array([0, 1]),
+        )
+        closed += (alive * (1 - keep)).sum(axis=0)
+        expired += (alive * keep * -np.expm1(-hazard)).sum(axis=0)
+    gone = run.expired_at < n
+    expired += np.bincount(
+        run.expired_at[gone], _held(run, gone, run.expired_at[gone] - 1), minlength=n
+    )
+    return closed, expired
+
+
 def closed_per_bar(run: LedgerRun, bars: Bars) -> np.ndarray:
     """Notional closed by falling open interest in each bar (USDT)."""
-    n = len(bars)
-    if n == 0 or len(run.cohorts) == 0:
-        return np.zeros(n)
-    L = run.log_keep_cum
-    weight = run.cohorts.notional * np.exp(-L[run.cohorts.bar])
-    # alive for closing in bars j+1 .. c-1: a cohort consumed in bar c is gone before it closes
-    alive = np.bincount(run.cohorts.bar + 1, weight, minlength=n + 1)[: n + 1]
-    alive -= np.bincount(np.maximum(run.consumed_at, run.cohorts.bar + 1), weight, minlength=n + 1)[
-        : n + 1
-    ]
-    alive = np.cumsum(alive)[:n]
-    prev_L = np.concatenate([[0.0], L[:-1]])
-    return np.maximum(alive * np.exp(prev_L), 0) * (1 - np.exp(bars.keep_log))
+    return outflows(run, bars)[0]
 
 
 def pending_levels(run: LedgerRun, bars: Bars, step: float) -> pd.DataFrame:
@@ -153,11 +323,11 @@ def pending_levels(run: LedgerRun, bars: Bars, step: float) -> pd.DataFrame:
     (USDT), side, leverage.
     """
     n = len(bars)
-    alive = run.consumed_at >= n
+    alive = run.ended_at >= n
     if n == 0 or not alive.any():
         return pd.DataFrame(columns=["price_level", "price_bucket", "volume", "side", "leverage"])
     c = run.cohorts.select(alive)
-    held = _held(run, alive, n - 1)
+    held = _held(run, alive, np.full(int(alive.sum()), n - 1))
     frame = pd.DataFrame(
         {
             "price_bucket": bucket_of(c.level, step),
@@ -167,7 +337,7 @@ def pending_levels(run: LedgerRun, bars: Bars, step: float) -> pd.DataFrame:
             "weighted": held * c.level,
         }
     )
-    frame = frame.groupby(["side", "leverage", "price_bucket"], as_index=False)[
+    frame = frame.groupby(["side", "leverage", "price_bucket"], as_index=False, observed=True)[
         ["volume", "weighted"]
     ].sum()
     frame = frame[frame["volume"] > 0]
@@ -190,28 +360,9 @@ def pending_snapshots(
     Columns: time_bucket (ms), price_bucket, side, leverage (NaN unless by tier), volume
     (USDT), density (cohorts pending).
     """
-    n, K = len(bars), len(snapshot_times)
-    if n == 0 or K == 0 or len(run.cohorts) == 0:
-        return empty_snapshots()
-    # bars finished before each snapshot: those that opened at least one bar earlier
-    done = np.searchsorted(bars.open_time + bars.bar_ms, snapshot_times, side="right")
-    c = run.cohorts
-    birth = np.searchsorted(done, c.bar, side="right")  # first snapshot with done > bar
-    death = np.searchsorted(done, run.consumed_at, side="right")  # first with done > consumed
-    L = run.log_keep_cum
-    scale = np.where(done > 0, np.exp(L[np.maximum(done - 1, 0)]), 0.0)
-    times = np.asarray(snapshot_times, dtype=np.int64)
-    frames = []
-    alive = birth < death
-    # one tier at a time keeps the dense (bucket × snapshot) arrays a tier's price span wide
-    for tier in np.unique(c.leverage) if by_leverage else [np.nan]:
-        live = alive & (c.leverage == tier) if by_leverage else alive
-        if live.any():
-            frame = _tier_snapshots(c, live, birth, death, L, scale, times, step)
-            frames.append(frame.assign(leverage=float(tier)))
-    if not frames:
-        return empty_snapshots()
-    return pd.concat(frames, ignore_index=True)[SNAPSHOT_COLUMNS]
+    if by_leverage:
+        return snapshot_frame([snapshot_cells(run, bars, snapshot_times, step, 1)[1]])
+    return snapshot_frame([snapshot_cells(run, bars, snapshot_times, step, None)[0]])
 
 
 SNAPSHOT_COLUMNS = ["time_bucket", "price_bucket", "side", "leverage", "volume", "density"]
@@ -222,29 +373,122 @@ def empty_snapshots() -> pd.DataFrame:
     return frame.astype({"time_bucket": np.int64, "side": object, "density": np.int64})
 
 
-def _tier_snapshots(c, live, birth, death, L, scale, times, step) -> pd.DataFrame:
-    K = len(times)
-    bucket = np.floor(c.level[live] / step).astype(np.int64)
-    low_bucket = bucket.min()
-    width = int(bucket.max() - low_bucket + 1)
-    cell = (bucket - low_bucket) * 2 + (~c.is_long[live]).astype(np.int64)
-    weight = c.notional[live] * np.exp(-L[c.bar[live]])
-    size = width * 2 * (K + 1)
-    start, stop = cell * (K + 1) + birth[live], cell * (K + 1) + death[live]
-    volume = np.bincount(start, weight, minlength=size) - np.bincount(stop, weight, minlength=size)
-    density = np.bincount(start, minlength=size) - np.bincount(stop, minlength=size)
-    volume = np.cumsum(volume.reshape(width * 2, K + 1), axis=1)[:, :K] * scale[None, :]
-    density = np.cumsum(density.reshape(width * 2, K + 1), axis=1)[:, :K]
-    cells, at = np.nonzero(density > 0)
-    vol = volume[cells, at]
-    keep = vol > 0
-    cells, at, vol = cells[keep], at[keep], vol[keep]
+def snapshot_frame(parts: list[dict[str, np.ndarray] | None]) -> pd.DataFrame:
+    """One snapshot frame from cell arrays (``snapshot_cells``' output)."""
+    parts = [p for p in parts if p is not None and len(p["volume"])]
+    if not parts:
+        return empty_snapshots()
+    cells = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     return pd.DataFrame(
         {
-            "time_bucket": times[at],
-            "price_bucket": (cells // 2 + low_bucket) * step,
-            "side": sides(cells % 2 == 0),
-            "volume": vol,
-            "density": density[cells, at].astype(np.int64),
+            "time_bucket": cells["time_bucket"],
+            "price_bucket": cells["price_bucket"],
+            "side": sides(cells["is_long"]),
+            "leverage": cells["leverage"],
+            "volume": cells["volume"],
+            "density": cells["density"],
         }
     )
+
+
+def snapshot_cells(
+    run: LedgerRun, bars: Bars, snapshot_times: np.ndarray, step: float, tier_multiple: int | None
+) -> tuple[dict | None, dict | None]:
+    """The pending heatmap as arrays of non-empty cells: summed over tiers on ``step``
+    buckets, and (if ``tier_multiple``) per tier on ``step · tier_multiple`` buckets.
+
+    Both come from one dense (bucket × side × snapshot) grid per tier: a tier's levels span
+    only its own price range.
+    """
+    n, K = len(bars), len(snapshot_times)
+    if n == 0 or K == 0 or len(run.cohorts) == 0:
+        return None, None
+    times = np.asarray(snapshot_times, dtype=np.int64)
+    # bars finished before each snapshot: those that opened at least one bar earlier
+    done = np.searchsorted(bars.open_time + bars.bar_ms, times, side="right")
+    c = run.cohorts
+    birth = np.searchsorted(done, c.bar, side="right")  # first snapshot with done > bar
+    death = np.searchsorted(done, run.ended_at, side="right")  # first with done > ended
+    alive = birth < death
+    if not alive.any():
+        return None, None
+    grids = [
+        (tier, *_tier_grid(run, alive & (c.leverage == tier), birth, death, done, step))
+        for tier in np.unique(c.leverage[alive])
+    ]
+    low = min(g[1] for g in grids)
+    width = max(g[1] + len(g[2]) // 2 for g in grids) - low
+    volume = np.zeros((2 * width, K))
+    density = np.zeros((2 * width, K), dtype=np.int64)
+    for _, lo, vol, dens in grids:
+        volume[2 * (lo - low) : 2 * (lo - low) + len(vol)] += vol
+        density[2 * (lo - low) : 2 * (lo - low) + len(dens)] += dens
+    summed = _cells(volume, density, low, times, step, np.nan)
+    if tier_multiple is None:
+        return summed, None
+    tiered = []
+    for tier, lo, vol, dens in grids:
+        coarse_low, vol, dens = _coarsen(lo, vol, dens, tier_multiple)
+        tiered.append(_cells(vol, dens, coarse_low, times, step * tier_multiple, tier))
+    return summed, {k: np.concatenate([t[k] for t in tiered]) for k in tiered[0]}
+
+
+def _tier_grid(run, live, birth, death, done, step) -> tuple[int, np.ndarray, np.ndarray]:
+    """(lowest bucket index, volume, density) of the cohorts ``live``; rows are
+    (bucket − lowest) · 2 + side, columns the snapshots."""
+    c = run.cohorts
+    K = len(done)
+    index = np.nonzero(live)[0]
+    bucket = np.floor(c.level[index] / step).astype(np.int64)
+    low_bucket = int(bucket.min())
+    width = int(bucket.max() - low_bucket + 1)
+    side = (~c.is_long[index]).astype(np.int64)
+    cell = (bucket - low_bucket) * 2 + side
+    row_group = np.tile([0, 1], width)
+    at_bar = np.maximum(done - 1, 0)  # a snapshot's value is the one after its last bar
+    volume = np.zeros((width * 2, K))
+    hazard = c.hazard[index]
+    for h in np.unique(hazard):
+        of = hazard == h
+        rows = index[of]
+        base = run.keep_cum[side[of], c.bar[rows]] - h * c.bar[rows]
+        volume += decayed_sums(
+            cell[of],
+            birth[rows],
+            death[rows],
+            c.notional[rows],
+            base,
+            side[of],
+            _curves(run, h, at_bar),
+            row_group,
+        )
+    size = width * 2 * (K + 1)
+    start, stop = cell * (K + 1) + birth[index], cell * (K + 1) + death[index]
+    density = np.bincount(start, minlength=size) - np.bincount(stop, minlength=size)
+    density = np.cumsum(density.reshape(width * 2, K + 1), axis=1)[:, :K]
+    return low_bucket, volume, density
+
+
+def _coarsen(low: int, volume: np.ndarray, density: np.ndarray, multiple: int):
+    """The grid on buckets ``multiple`` times wider (aligned to multiples of the wider step)."""
+    coarse_low = low // multiple
+    pad_before = low - coarse_low * multiple
+    width = len(volume) // 2
+    total = -(-(pad_before + width) // multiple) * multiple
+    pad = ((2 * pad_before, 2 * (total - pad_before - width)), (0, 0))
+    shape = (total // multiple, multiple, 2, volume.shape[1])
+    volume = np.pad(volume, pad).reshape(shape).sum(axis=1).reshape(-1, volume.shape[1])
+    density = np.pad(density, pad).reshape(shape).sum(axis=1).reshape(-1, density.shape[1])
+    return coarse_low, volume, density
+
+
+def _cells(volume, density, low_bucket, times, step, leverage) -> dict[str, np.ndarray]:
+    cells, at = np.nonzero((density > 0) & (volume > 0))
+    return {
+        "time_bucket": times[at],
+        "price_bucket": (cells // 2 + low_bucket) * step,
+        "is_long": cells % 2 == 0,
+        "leverage": np.full(len(cells), leverage, dtype=float),
+        "volume": volume[cells, at],
+        "density": density[cells, at].astype(np.int64),
+    }

@@ -1,4 +1,4 @@
-"""The machinery models A, B and C share: build cohorts, run the ledger, report."""
+"""The machinery models A, B and C share: build a book, value it under the calibrations, report."""
 
 from __future__ import annotations
 
@@ -15,35 +15,37 @@ from .base import (
     ModelResult,
     low_confidence_warning,
 )
+from .book import Book, Valuation
 from .brackets import liquidation_price
-from .ledger import (
-    Cohorts,
-    closed_per_bar,
-    consumed_log,
-    empty_snapshots,
-    pending_levels,
-    pending_snapshots,
-    run_ledger,
-)
+from .calibration import long_share, opening_features
+from .ledger import empty_snapshots, outflows, pending_levels
 from .market import Bars, MarketData, build_bars
 
 DAY_MS = 86_400_000
+# Without a calibration the leverage mix and lifetimes are a prior's, not the market's.
+UNCALIBRATED_FACTOR = 0.7
 
 
 def spread_over_tiers(
     bar: np.ndarray,
     is_long: np.ndarray,
     entry: np.ndarray,
-    notional: np.ndarray,
+    features: np.ndarray,
+    bars: Bars,
     config: ModelConfig,
     position_notional: np.ndarray | float | None = None,
-) -> Cohorts:
-    """One cohort per opening and tier, the notional split by the leverage prior (not copied
-    into every tier, py-liquidation-map's mistake)."""
-    tiers = np.array(list(config.leverage_prior), dtype=float)
-    weights = np.array(list(config.leverage_prior.values()), dtype=float)
-    keep = notional > 0
-    bar, is_long, entry, notional = bar[keep], is_long[keep], entry[keep], notional[keep]
+    shift: np.ndarray | None = None,
+) -> Book:
+    """One book row per opening and tier (the calibration's rates per tier split the notional,
+    nothing is copied into every tier: py-liquidation-map's mistake).
+
+    features: (openings, FEATURES), USDT of each opening feature behind an opening;
+    shift: moves each opening's levels by ``entry · shift`` (model B's funding).
+    """
+    tiers = np.asarray(config.schedule.tiers, dtype=float)
+    keep = features.sum(axis=1) > 0
+    bar, is_long, entry, features = bar[keep], is_long[keep], entry[keep], features[keep]
+    shift = np.zeros(len(bar)) if shift is None else np.asarray(shift, dtype=float)[keep]
     size = np.broadcast_to(
         np.asarray(
             config.position_notional if position_notional is None else position_notional,
@@ -52,22 +54,37 @@ def spread_over_tiers(
         keep.shape,
     )[keep]
     t = len(tiers)
-    leverage = np.tile(tiers, len(bar))
-    rep = lambda a: np.repeat(a, t)  # noqa: E731
-    level = liquidation_price(rep(entry), leverage, rep(is_long), rep(size), config.brackets)
-    return Cohorts(
-        rep(bar),
-        rep(is_long),
-        leverage,
+    tier = np.tile(np.arange(t), len(bar))
+    rep = lambda a: np.repeat(a, t, axis=0)  # noqa: E731
+    level = liquidation_price(rep(entry), tiers[tier], rep(is_long), rep(size), config.brackets)
+    level = level + rep(entry * shift)
+    return Book.build(
+        rep(bar).astype(np.int64),
+        rep(is_long).astype(bool),
+        tier,
         rep(entry),
         level,
-        rep(notional) * np.tile(weights, len(bar)),
+        rep(features),
+        bars,
+        config.schedule.tiers,
     )
+
+
+def bar_openings(bars: Bars) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(bar, is_long, entry, features) of the positions each bar opened, at the bar's VWAP,
+    split long/short by ``calibration.long_share``."""
+    features = opening_features(bars)
+    index = np.nonzero(features.sum(axis=1) > 0)[0]
+    share = long_share(bars)[index]
+    bar = np.concatenate([index, index])
+    is_long = np.concatenate([np.ones(len(index), bool), np.zeros(len(index), bool)])
+    split = np.concatenate([share, 1 - share])[:, None]
+    return bar, is_long, bars.vwap[bar], features[bar] * split
 
 
 class LedgerModel(AbstractLiquidationModel):
     @abstractmethod
-    def cohorts(self, bars: Bars, market: MarketData, config: ModelConfig) -> Cohorts:
+    def book(self, bars: Bars, market: MarketData, config: ModelConfig) -> Book:
         """The positions this model believes were opened, with their levels."""
 
     def quality(self, bars: Bars, market: MarketData) -> tuple[float, list[str]]:
@@ -100,34 +117,52 @@ class LedgerModel(AbstractLiquidationModel):
         step = float(config.price_step)
         if missing or len(bars) == 0:
             return empty_result(self.model_name, step, [f"no {', '.join(missing) or 'bars'}"])
-        cohorts = self.cohorts(bars, market, config)
-        run = run_ledger(cohorts, bars)
+        book = self.book(bars, market, config)
+        valuation = Valuation(book, bars, config.schedule)
+        final = valuation.final()
         end = int(bars.open_time[-1] + bars.bar_ms)
         first = int(bars.open_time[0] + bars.bar_ms)
         bucket = config.time_bucket_ms
         snapshots = np.arange(-(-first // bucket) * bucket, end + 1, bucket, dtype=np.int64)
         confidence, warnings = self.quality(bars, market)
+        if config.schedule.in_force(np.array([end]))[0] == 0:
+            confidence *= UNCALIBRATED_FACTOR
+            warnings.append(
+                "no calibration fitted before this time: the prior leverage mix and "
+                f"{config.schedule.prior.half_life_hours:g} h half-life are used "
+                "(run calibrate; it needs realized liquidations)"
+            )
         if confidence < INVALID_BELOW:
             warnings.append(low_confidence_warning(confidence))
-        levels = pending_levels(run, bars, step).assign(confidence=confidence)[LEVEL_COLUMNS]
-        predicted = consumed_log(run, bars, step)
+        levels = pending_levels(final, bars, step).assign(confidence=confidence)[LEVEL_COLUMNS]
+        closed, expired = outflows(final, bars)
+        hit = final.consumed_at < len(bars)
         totals = {
-            "opened": float(cohorts.notional.sum()),
-            "closed": float(closed_per_bar(run, bars).sum()),
-            "consumed": float(predicted["volume"].sum()),
+            "opened": float(final.cohorts.notional.sum()),
+            "closed": float(closed.sum()),
+            "expired": float(expired.sum()),
+            "consumed": float(
+                (
+                    final.cohorts.notional[hit]
+                    * np.exp(final.log_held(np.nonzero(hit)[0], final.consumed_at[hit] - 1))
+                ).sum()
+            ),
             "pending": float(levels["volume"].sum()),
         }
         tier_step = step * config.tier_step_multiple
+        heatmap, tier_heatmap = valuation.heatmaps(snapshots, step, config.tier_step_multiple)
         return ModelResult(
             model=self.model_name,
             levels=levels,
-            heatmap=pending_snapshots(run, bars, snapshots, step),
-            tier_heatmap=pending_snapshots(run, bars, snapshots, tier_step, by_leverage=True),
+            heatmap=heatmap,
+            tier_heatmap=tier_heatmap,
             tier_price_step=tier_step,
-            ledger=run,
+            ledger=final,
+            book=book,
             bars=bars,
+            schedule=config.schedule,
             snapshot_times=snapshots,
-            predicted=predicted,
+            predicted=valuation.consumed(step),
             confidence=round(float(confidence), 4),
             warnings=tuple(warnings),
             price_step=step,
@@ -150,5 +185,5 @@ def empty_result(model: str, step: float, warnings: list[str]) -> ModelResult:
         price_step=step,
         current_price=float("nan"),
         as_of=0,
-        totals={"opened": 0.0, "closed": 0.0, "consumed": 0.0, "pending": 0.0},
+        totals={"opened": 0.0, "closed": 0.0, "expired": 0.0, "consumed": 0.0, "pending": 0.0},
     )

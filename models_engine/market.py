@@ -5,7 +5,8 @@ All timestamps are epoch milliseconds UTC. Frames (columns a model may use):
 - ``klines``: open_time, open, high, low, close, volume (coins), quote_volume (USDT),
   taker_buy_volume (coins). One row per bar (5 min by default).
 - ``metrics``: create_time, sum_open_interest (coins), sum_open_interest_value (USDT): the
-  open interest *at* create_time.
+  open interest *at* create_time; optionally count_long_short_ratio (accounts net long /
+  accounts net short, Binance's global long/short account ratio).
 - ``mark``: open_time, high, low: mark-price candles of the bar length or shorter.
 - ``funding``: calc_time, last_funding_rate (per funding interval, e.g. 0.0001 = 0.01 %).
 - ``trades``: transact_time, price, quantity (coins), is_buyer_maker (True = taker sold).
@@ -13,7 +14,7 @@ All timestamps are epoch milliseconds UTC. Frames (columns a model may use):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import pandas as pd
@@ -50,6 +51,7 @@ class Bars:
     oi_change: np.ndarray  # coins over the bar; 0 where open interest is unknown
     keep_log: np.ndarray  # log of the share of open positions that survive the bar's closing
     funding_rate: np.ndarray  # latest funding rate known at the bar's open; 0 if none
+    account_long_share: np.ndarray  # 0..1, accounts net long at the bar's open; NaN if unknown
     traded: np.ndarray  # bool: the bar has a kline
     has_oi: np.ndarray  # bool: open interest known at both ends of the bar
     has_mark: np.ndarray  # bool
@@ -102,9 +104,14 @@ def build_bars(market: MarketData) -> Bars:
     oi_change = np.zeros(len(grid))
     keep_log = np.zeros(len(grid))
     has_oi = np.zeros(len(grid), dtype=bool)
+    accounts = np.full(len(grid), np.nan)
     if market.has("metrics"):
-        oi = market.metrics.drop_duplicates("create_time").set_index("create_time")
-        oi = oi["sum_open_interest"].astype(float)
+        metrics = market.metrics.drop_duplicates("create_time").set_index("create_time")
+        oi = metrics["sum_open_interest"].astype(float)
+        if "count_long_short_ratio" in metrics:
+            ratio = metrics["count_long_short_ratio"].astype(float)
+            ratio = ratio[ratio > 0].reindex(grid, method="ffill").to_numpy()
+            accounts = ratio / (1 + ratio)
         start = oi.reindex(grid).to_numpy()
         end = oi.reindex(grid + bar).to_numpy()
         has_oi = np.isfinite(start) & np.isfinite(end) & (start > 0)
@@ -132,6 +139,7 @@ def build_bars(market: MarketData) -> Bars:
         oi_change,
         keep_log,
         funding,
+        accounts,
         traded,
         has_oi,
         has_mark,
@@ -139,9 +147,19 @@ def build_bars(market: MarketData) -> Bars:
     )
 
 
+def slice_bars(bars: Bars, start: int, stop: int) -> Bars:
+    """Bars ``start .. stop − 1`` of a grid."""
+    return Bars(
+        *(
+            getattr(bars, f.name)[start:stop] if f.name != "bar_ms" else bars.bar_ms
+            for f in fields(Bars)
+        )
+    )
+
+
 def _empty_bars(bar: int) -> Bars:
     f, b = np.zeros(0), np.zeros(0, dtype=bool)
-    return Bars(np.zeros(0, dtype=np.int64), f, f, f, f, f, f, f, f, f, b, b, b, bar)
+    return Bars(np.zeros(0, dtype=np.int64), f, f, f, f, f, f, f, f, f, f, b, b, b, bar)
 
 
 def auto_price_step(price: float) -> float:

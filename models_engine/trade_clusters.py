@@ -3,14 +3,17 @@
 py-liquidation-map reads aggTrades, keeps the large ones, treats a taker buy as an opened long
 and a taker sell as an opened short, and draws each one's liquidation price at every leverage.
 Re-implemented here with its defects fixed: a trade's notional is split across the tiers by
-the leverage prior instead of copied into each, the level comes from Binance's bracket formula
+the calibration instead of copied into each, the level comes from Binance's bracket formula
 instead of ``1 ± 1/L``, a trade's own size picks its bracket, levels that the later price path
-has already reached are consumed, and open positions close with falling open interest like
-every other cohort of the ledger.
+has already reached are consumed, and positions close and expire like every other row of the
+ledger.
 
-Where aggTrades do not cover a bar (the archive's trades are large, so few days are usually
-loaded) each bar's taker flow stands in: taker-buy notional as longs, taker-sell as shorts,
-scaled to the share of volume the large trades carry where both are known.
+Trades say *where* positions were opened; how much was opened is the calibration's, as for
+model A: each day's openings (its opening features, per side) are shared out over that day's
+large trades in proportion to their notional. Where aggTrades do not cover a bar (the
+archive's trades are large, so few days are usually loaded) each bar's taker flow stands in:
+taker-buy notional as longs, taker-sell as shorts, scaled to the share of volume the large
+trades carry where both are known.
 """
 
 from __future__ import annotations
@@ -18,9 +21,12 @@ from __future__ import annotations
 import numpy as np
 
 from .base import ModelConfig
-from .ledger import Cohorts
+from .book import Book
+from .calibration import opening_features
 from .ledger_model import LedgerModel, spread_over_tiers
 from .market import Bars, MarketData
+
+DAY_MS = 86_400_000
 
 
 def large_trades(trades, top_fraction: float):
@@ -30,22 +36,22 @@ def large_trades(trades, top_fraction: float):
     return trades[notional >= threshold], notional
 
 
-def scale_to_open_interest(bars: Bars, bar: np.ndarray, notional: np.ndarray) -> np.ndarray:
-    """Rescale openings day by day to the notional that open interest says was opened.
-
-    Trades say *where* positions were opened, open interest says *how much*: without this the
-    model would count every trade as a new position and dwarf the others in the ensemble.
-    """
-    if not bars.has_oi.any() or len(bar) == 0:
-        return notional
-    per_day = 86_400_000 // bars.bar_ms
-    days = len(bars) // per_day + 1
-    opened = np.where(bars.oi_change > 0, bars.oi_change * bars.vwap, 0.0)
-    target = np.bincount(np.arange(len(bars)) // per_day, opened, minlength=days)
-    have = np.bincount(bar // per_day, notional, minlength=days)
+def daily_features(bars: Bars, bar: np.ndarray, size: np.ndarray) -> np.ndarray:
+    """Each opening's share of its day's openings by ``size`` (its side is the trade's own),
+    times the opening features of that day: (openings, FEATURES), USDT."""
+    per_day = DAY_MS // bars.bar_ms
+    day_of_bar = np.arange(len(bars)) // per_day
+    days = int(day_of_bar[-1]) + 1 if len(bars) else 1
+    features = opening_features(bars)
+    totals = np.stack(
+        [np.bincount(day_of_bar, features[:, f], minlength=days) for f in range(features.shape[1])],
+        axis=1,
+    )
+    day = bar // per_day
+    have = np.bincount(day, size, minlength=days)
     with np.errstate(invalid="ignore", divide="ignore"):
-        factor = np.where(have > 0, target / have, 0.0)
-    return notional * factor[bar // per_day]
+        weight = np.where(have[day] > 0, size / have[day], 0.0)
+    return weight[:, None] * totals[day]
 
 
 class TradeClustersModel(LedgerModel):
@@ -53,7 +59,7 @@ class TradeClustersModel(LedgerModel):
     required_inputs = ("klines",)
     optional_inputs = ("trades", "metrics", "mark")
 
-    def cohorts(self, bars: Bars, market: MarketData, config: ModelConfig) -> Cohorts:
+    def book(self, bars: Bars, market: MarketData, config: ModelConfig) -> Book:
         covered = np.zeros(len(bars), dtype=bool)
         parts = []
         flow_scale = config.trade_top_fraction
@@ -95,14 +101,18 @@ class TradeClustersModel(LedgerModel):
                 )
             )
         if not parts:
-            return spread_over_tiers(*(np.zeros(0),) * 4, config)
+            empty = np.zeros(0)
+            return spread_over_tiers(
+                empty.astype(np.int64), empty.astype(bool), empty, np.zeros((0, 2)), bars, config
+            )
         bar, is_long, entry, notional, size = (np.concatenate(p) for p in zip(*parts, strict=True))
-        notional = scale_to_open_interest(bars, bar, notional)
+        bar, is_long = bar.astype(np.int64), is_long.astype(bool)
         return spread_over_tiers(
-            bar.astype(np.int64),
-            is_long.astype(bool),
+            bar,
+            is_long,
             entry,
-            notional,
+            daily_features(bars, bar, notional),
+            bars,
             config,
             position_notional=np.maximum(size, 1.0),
         )

@@ -133,21 +133,25 @@ def clients(client, staff, dashboard_user, bot_token):
     }
 
 
-def build_served_warehouse(root: Path, end=None) -> tuple[Path, Path]:
-    """Ingest the sample and calculate every model into ``root``; return (duckdb, serving)."""
+def build_served_warehouse(root: Path, end=None, calibrate: bool = True) -> tuple[Path, Path]:
+    """Ingest the sample, calibrate and calculate every model into ``root``; return (duckdb,
+    serving)."""
     from datetime import date
 
     from django.test import override_settings
 
     from heatmaps import tasks
-    from heatmaps.models import IngestRun, WeightConfig
+    from heatmaps.models import Calibration, IngestRun, WeightConfig
 
     duckdb_path, serving = root / "liquidations.duckdb", root / "serving"
     with override_settings(DUCKDB_PATH=duckdb_path, SERVING_PATH=serving):
         tasks.ingest("BTCUSDT", date(2024, 1, 1), date(2024, 1, 10), source=SAMPLE)
+        if calibrate:
+            tasks.calibrate("BTCUSDT")
         tasks.calculate("BTCUSDT", end=end)
     IngestRun.objects.all().delete()
     WeightConfig.objects.all().delete()
+    Calibration.objects.all().delete()
     return duckdb_path, serving
 
 

@@ -12,6 +12,7 @@ from django.core.management.base import CommandError
 from heatmaps import tasks, warehouse
 from heatmaps.models import WeightConfig
 from models_engine.backtest import spearman_vs_truth
+from models_engine.calibration import LEVERAGE_TIERS
 
 from .conftest import SAMPLE
 
@@ -53,7 +54,7 @@ def test_it_fills_every_computed_table_for_every_model(loaded):
         """SELECT side, leverage_tier, price_level FROM liquidation_levels
                              WHERE model = 'binance_standard'""",
     )
-    assert {tier for _, tier, _ in levels} == {"5x", "10x", "20x", "25x", "50x", "100x"}
+    assert {tier for _, tier, _ in levels} == {f"{t:g}x" for t in LEVERAGE_TIERS}
     assert all((lvl < price[0][0]) == (side == "long") for side, _, lvl in levels)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from heatmaps import tasks, warehouse
+from models_engine import calibration
 
 TIMEFRAMES_MS = {
     "12h": 12 * 3_600_000,
@@ -16,7 +17,8 @@ TIMEFRAMES_MS = {
     "90d": 90 * 86_400_000,
     "1y": 365 * 86_400_000,
 }
-LEVERAGE_TIERS = (5, 10, 20, 25, 50, 100)
+# the engine's tiers, as the integers a URL carries
+LEVERAGE_TIERS = tuple(int(t) for t in calibration.LEVERAGE_TIERS)
 
 
 class SymbolParams(serializers.Serializer):

@@ -16,6 +16,7 @@ from models_engine.heatmap import (
     HOUR_MS,
     MAX_CELLS,
     MAX_ROWS,
+    display_range,
     price_step_for,
     round_significant,
     time_bucket_for,
@@ -85,6 +86,14 @@ def heatmap(
     else:
         first = -(-t0 // bucket) * bucket
         times = np.arange(first, t1 + 1, bucket, dtype=np.int64)
+    ohlc = (
+        warehouse.candles(symbol, int(times[0]), int(times[-1]) + bucket, bucket)
+        if len(times)
+        else pd.DataFrame(columns=["time", "open", "high", "low", "close"])
+    )
+    if p0 is not None and len(ohlc):
+        p0, p1 = display_range(ohlc["low"].min(), ohlc["high"].max(), p0, p1 + base_step)
+        p1 -= base_step
     low = price_min if price_min is not None else p0
     high = price_max if price_max is not None else (p1 + base_step if p1 is not None else None)
     max_rows = min(MAX_ROWS, MAX_CELLS // max(len(times), 1))
@@ -121,11 +130,6 @@ def heatmap(
     floor = total.max() * INVISIBLE_SHARE if total.size else 0.0
     long_m, short_m = (np.where(m >= floor, round_significant(m), 0.0) for m in (long_m, short_m))
     last = total[:, -1] if total.size else np.zeros(0)
-    ohlc = (
-        warehouse.candles(symbol, int(times[0]), int(times[-1]) + bucket, bucket)
-        if len(times)
-        else pd.DataFrame(columns=["time", "open", "high", "low", "close"])
-    )
     return {
         "symbol": symbol,
         "model": model,

@@ -138,11 +138,16 @@ class BacktestFigureSerializer(serializers.Serializer):
     side = serializers.ChoiceField(choices=["both", "long", "short"])
     precision_at_10 = serializers.FloatField(allow_null=True)
     lift = serializers.FloatField(allow_null=True)
-    wilson_low = serializers.FloatField(allow_null=True)
+    p10_low = serializers.FloatField(
+        allow_null=True, help_text="95 % bootstrap interval of precision_at_10 (low end)"
+    )
+    p10_high = serializers.FloatField(allow_null=True)
     recall_1pct = serializers.FloatField(allow_null=True)
     spearman = serializers.FloatField(allow_null=True)
     realized_notional = serializers.FloatField(allow_null=True)
-    evaluations = serializers.IntegerField()
+    evaluations = serializers.IntegerField(
+        help_text="evaluation windows scored (those with at least 10 liquidations)"
+    )
     events = serializers.IntegerField()
 
 

@@ -1,5 +1,5 @@
 // Backtests: the runs, newest first; a run's precision@10 % per model and horizon against a
-// random pick (0.10), with its Wilson 95 % lower bound, and every figure in a table.
+// random pick (0.10), with its 95 % bootstrap interval, and every figure in a table.
 (() => {
   const plot = document.getElementById("plot");
   const [runList, title, stats, errorBox, runError, empty, table] =
@@ -30,10 +30,11 @@
     const traces = names(run.horizons).map((horizon, i) => {
       const rows = models.map((model) => both.find((r) => r.model === model && r.horizon === horizon) || {});
       return {type: "bar", name: horizon, x: models.map(liqmap.label), y: rows.map((r) => r.precision_at_10 ?? null),
-        marker: {color: HORIZON_COLOURS[i % HORIZON_COLOURS.length]}, customdata: rows.map((r) => r.wilson_low ?? null),
-        error_y: {type: "data", symmetric: false, array: rows.map(() => 0), color: "#e3e6ee", thickness: 1.5, width: 5,
-          arrayminus: rows.map((r) => (r.wilson_low == null ? 0 : r.precision_at_10 - r.wilson_low))},
-        hovertemplate: `%{x} · ${horizon}<br>p@10 %: <b>%{y:.1%}</b><br>Wilson low: %{customdata:.1%}<extra></extra>`};
+        marker: {color: HORIZON_COLOURS[i % HORIZON_COLOURS.length]}, customdata: rows.map((r) => [r.p10_low ?? null, r.p10_high ?? null, r.evaluations ?? 0]),
+        error_y: {type: "data", symmetric: false, color: "#e3e6ee", thickness: 1.5, width: 5,
+          array: rows.map((r) => (r.p10_high == null ? 0 : r.p10_high - r.precision_at_10)),
+          arrayminus: rows.map((r) => (r.p10_low == null ? 0 : r.precision_at_10 - r.p10_low))},
+        hovertemplate: `%{x} · ${horizon}<br>p@10 %: <b>%{y:.1%}</b><br>95 % interval: %{customdata[0]:.1%} – %{customdata[1]:.1%}<br>%{customdata[2]} evaluations<extra></extra>`};
     });
     const random = liqmap.priceLine(0.1, "y", {color: "#8089a0", text: "random"});
     Plotly.react(plot, traces, liqmap.layout({barmode: "group", shapes: [random.shape], annotations: [random.annotation],
@@ -45,7 +46,7 @@
     table.tBodies[0].replaceChildren(...run.results.map((r) => {
       const row = document.createElement("tr");
       row.append(...[liqmap.label(r.model), r.horizon, r.side, pct(r.precision_at_10), fixed(r.lift, "×"),
-        pct(r.wilson_low), pct(r.recall_1pct), fixed(r.spearman), r.evaluations].map((text) => liqmap.element("td", text)));
+        r.p10_low == null ? "–" : `${pct(r.p10_low)} – ${pct(r.p10_high)}`, pct(r.recall_1pct), fixed(r.spearman), r.evaluations].map((text) => liqmap.element("td", text)));
       return row;
     }));
   }

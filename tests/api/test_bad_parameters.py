@@ -27,7 +27,7 @@ CASES = [
     ),
     ("/api/v1/liquidations/heatmap", {"leverage": "7"}, "leverage", "unknown tier"),
     ("/api/v1/liquidations/heatmap", {"leverage": "ten"}, "leverage", "whole numbers"),
-    ("/api/v1/liquidations/levels", {"leverage": "3"}, "leverage", "not a valid"),
+    ("/api/v1/liquidations/levels", {"leverage": "4"}, "leverage", "not a valid"),
     ("/api/v1/liquidations/levels", {"model": "nope"}, "model", "not a valid"),
     ("/api/v1/liquidations/history", {"limit": "0"}, "limit", "greater than"),
     (

@@ -59,8 +59,8 @@ def test_zooming_in_gets_finer_buckets(served, clients):
 
 def test_the_leverage_filter_keeps_only_those_tiers_on_wider_buckets(served, clients):
     every = get(clients["bot"], timeframe="1d", price_step=500)
-    high = get(clients["bot"], timeframe="1d", leverage="50,100")
-    low = get(clients["bot"], timeframe="1d", leverage="5,10,20,25")
+    high = get(clients["bot"], timeframe="1d", leverage="50,75,100,125")
+    low = get(clients["bot"], timeframe="1d", leverage="2,3,5,10,20,25")
     assert high["metadata"]["price_step"] == low["metadata"]["price_step"] == 500
     total, high_sum, low_sum = (np.array(b["long"]).sum() for b in (every, high, low))
     assert 0 < high_sum < total and 0 < low_sum < total

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 import pytest
 from playwright.sync_api import Page, expect
 
+from models_engine.calibration import LEVERAGE_TIERS
 from tests.conftest import PASSWORD, build_served_warehouse
 
 from .conftest import log_in, plotted, query_of, wait_for_plot
@@ -71,7 +72,7 @@ def test_the_leverage_filter_asks_for_the_chosen_tiers_only(page, live_server, d
     log_in(page, live_server, "/heatmap/")
     wait_for_plot(page)
     every_tier = total_drawn(page)
-    for tier in ("5x", "10x", "20x", "25x", "50x"):
+    for tier in [f"{t:g}x" for t in LEVERAGE_TIERS if t != 100]:
         query = change_and_wait(page, lambda tier=tier: page.get_by_text(tier, exact=True).click())
     assert query["leverage"] == "100"
     assert 0 < total_drawn(page) < every_tier
@@ -129,8 +130,8 @@ def test_zooming_refetches_the_visible_range_and_double_click_zooms_back_out(
 
 @pytest.fixture(scope="module")
 def served_until_jan_5(tmp_path_factory, django_db_blocker):
-    """The sample calculated up to 2024-01-06 00:00, when the price sits 1.6 % above a
-    cluster at $44,800 (the signal says AVOID)."""
+    """The sample calculated up to 2024-01-06 00:00, when the price sits within 2 % of a
+    cluster (the signal says AVOID)."""
     from datetime import date
 
     with django_db_blocker.unblock():
@@ -143,12 +144,14 @@ def test_the_banner_warns_of_a_cluster_within_2_percent(
     settings.DUCKDB_PATH, settings.SERVING_PATH = served_until_jan_5
     log_in(page, live_server, "/heatmap/")
     wait_for_plot(page)
+    signal = page.request.get(live_server.url + "/api/v1/trading/signals").json()
+    assert signal["action"] == "AVOID" and signal["distance_pct"] <= 2
     banner = page.locator("#banner")
     expect(banner).to_be_visible()
     expect(banner).to_contain_text("Liquidation cluster ahead")
-    expect(banner).to_contain_text("$44,800")
-    expect(banner).to_contain_text("1.60 %")
-    assert 44800.0 in plotted(page, "plot.layout.shapes.map((s) => s.y0)")
+    expect(banner).to_contain_text(f"${signal['cluster_price']:,.0f}")
+    expect(banner).to_contain_text(f"{signal['distance_pct']:.2f} %")
+    assert signal["cluster_price"] in plotted(page, "plot.layout.shapes.map((s) => s.y0)")
 
 
 def test_no_banner_when_the_nearest_cluster_is_farther_than_2_percent(
@@ -157,7 +160,7 @@ def test_no_banner_when_the_nearest_cluster_is_farther_than_2_percent(
     # at the sample's end the nearest cluster is $48,100, 3.19 % above the price
     log_in(page, live_server, "/heatmap/")
     wait_for_plot(page)
-    expect(page.locator("#signal")).to_contain_text("Liquidation cascade")
+    expect(page.locator("#signal")).to_contain_text("No liquidation cluster within 2%")
     expect(page.locator("#banner")).to_be_hidden()
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
+from models_engine.calibration import LEVERAGE_TIERS
+
 from .conftest import log_in, plotted, query_of, wait_for_plot
 
 LEVELS_API = "/api/v1/liquidations/levels"
@@ -21,7 +23,7 @@ def test_the_map_stacks_levels_by_tier_with_longs_below_and_shorts_above_the_pri
         page, "plot.data.map((t) => ({type: t.type, name: t.name, x: t.x, yaxis: t.yaxis}))"
     )
     bars = [t["name"] for t in traces if t["type"] == "bar"]
-    assert len(bars) >= 4 and set(bars) <= {"5x", "10x", "20x", "25x", "50x", "100x"}
+    assert len(bars) >= 4 and set(bars) <= {f"{t:g}x" for t in LEVERAGE_TIERS}
     assert plotted(page, "plot.layout.barmode") == "stack"
     curves = {t["name"]: t for t in traces if t["type"] == "scatter"}
     price = 46662.9

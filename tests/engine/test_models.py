@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from models_engine.base import ModelConfig, ModelResult
+from models_engine.base import DEFAULT_LEVERAGE_PRIOR, ModelConfig, ModelResult
 from models_engine.binance_standard import BinanceStandardModel
+from models_engine.calibration import LEVERAGE_TIERS, Parameters, Schedule
 from models_engine.ensemble import EnsembleModel, all_models, check_weights, combine
 from models_engine.funding_adjusted import FundingAdjustedModel
 from models_engine.ledger import empty_snapshots
@@ -19,6 +22,11 @@ from .helpers import T0, market
 SPEC_PRICE = 67_234.56
 
 
+def no_expiry(mix) -> Schedule:
+    """The prior with ``mix`` and positions that are never given up (hand-computable sums)."""
+    return Schedule(prior=replace(Parameters.prior(mix), half_life_hours=np.inf))
+
+
 def opening_at_spec_price() -> MarketData:
     """One bar at the spec's price in which open interest grows by 10 coins (one cohort)."""
     return market([SPEC_PRICE, SPEC_PRICE], oi=[1000, 1010, 1010], taker_buy_share=0.6)
@@ -27,10 +35,12 @@ def opening_at_spec_price() -> MarketData:
 def test_every_long_level_is_below_the_price_and_every_short_above_it():
     levels = BinanceStandardModel().calculate_liquidations(opening_at_spec_price())
 
-    assert set(levels["leverage"]) == {5.0, 10.0, 20.0, 25.0, 50.0, 100.0}
+    assert set(levels["leverage"]) == set(LEVERAGE_TIERS)
     assert (levels.loc[levels["side"] == "long", "price_level"] < SPEC_PRICE).all()
     assert (levels.loc[levels["side"] == "short", "price_level"] > SPEC_PRICE).all()
     # 10 coins opened at 67,234.56: 60 % long (taker buys), spread over tiers, nothing copied
+    config = ModelConfig(schedule=no_expiry(DEFAULT_LEVERAGE_PRIOR))
+    levels = BinanceStandardModel(config).calculate_liquidations(opening_at_spec_price())
     long_total = levels.loc[levels["side"] == "long", "volume"].sum()
     assert long_total == pytest.approx(10 * SPEC_PRICE * 0.6)
     assert levels["volume"].sum() == pytest.approx(10 * SPEC_PRICE)
@@ -70,7 +80,8 @@ def test_trade_clusters_split_a_large_trade_over_the_tiers_and_drop_swept_levels
     low = [SPEC_PRICE, SPEC_PRICE * 0.98, SPEC_PRICE]  # bar 1 sweeps the 100x and 50x longs
     # open interest grows by the large trade's 0.5 coins: trades say where, OI how much
     base = market([SPEC_PRICE] * 3, low=low, oi=[1000, 1000.5, 1000.5, 1000.5])
-    model = TradeClustersModel(ModelConfig(trade_top_fraction=0.3))
+    mix = {5.0: 0.10, 10.0: 0.30, 20.0: 0.20, 25.0: 0.15, 50.0: 0.15, 100.0: 0.10}
+    model = TradeClustersModel(ModelConfig(trade_top_fraction=0.3, schedule=no_expiry(mix)))
     result = model.run(MarketData(klines=base.klines, metrics=base.metrics, trades=trades))
 
     longs = result.levels[result.levels["side"] == "long"]
@@ -206,7 +217,7 @@ def test_snapshots_start_on_the_hour_and_use_only_finished_bars():
     assert list(times) == [T0 + h * 3_600_000 for h in range(1, 6)]  # 60 bars = 5 hours
     assert result.as_of == T0 + n * BAR_MS
     assert result.heatmap["leverage"].isna().all()
-    assert set(result.tier_heatmap["leverage"]) == {5.0, 10.0, 20.0, 25.0, 50.0, 100.0}
+    assert set(result.tier_heatmap["leverage"]) == set(LEVERAGE_TIERS)
     assert (result.tier_heatmap["price_bucket"] % 500 == 0).all()
     # the tiers add up to the whole, snapshot by snapshot
     whole = result.heatmap.groupby("time_bucket")["volume"].sum()

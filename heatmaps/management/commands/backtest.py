@@ -37,19 +37,14 @@ class Command(BaseCommand):
             "10 % buckets (random = 0.10)"
         )
         self.stdout.write(
-            f"{'model':<18}{'horizon':>8}{'side':>7}{'p@10%':>8}{'lift':>7}"
-            f"{'wilson':>8}{'rec±1%':>8}{'rho':>8}"
+            f"{'model':<18}{'horizon':>8}{'side':>7}{'p@10%':>8}{'95% interval':>15}{'lift':>7}"
+            f"{'rec±1%':>8}{'rho':>8}{'evals':>7}"
         )
         for r in run.results:
-            cells = [
-                r["precision_at_10"],
-                r["lift"],
-                r["wilson_low"],
-                r["recall_1pct"],
-                r["spearman"],
-            ]
-            text = "".join(
-                f"{'—' if v is None else f'{v:.3f}':>{w}}"
-                for v, w in zip(cells, (8, 7, 8, 8, 8), strict=True)
+            number = lambda v, w: f"{'—' if v is None else f'{v:.3f}':>{w}}"  # noqa: E731
+            interval = "—" if r["p10_low"] is None else f"{r['p10_low']:.3f}..{r['p10_high']:.3f}"
+            self.stdout.write(
+                f"{r['model']:<18}{r['horizon']:>8}{r['side']:>7}"
+                f"{number(r['precision_at_10'], 8)}{interval:>15}{number(r['lift'], 7)}"
+                f"{number(r['recall_1pct'], 8)}{number(r['spearman'], 8)}{r['evaluations']:>7}"
             )
-            self.stdout.write(f"{r['model']:<18}{r['horizon']:>8}{r['side']:>7}{text}")

@@ -1,0 +1,189 @@
+"""The book: every position a model believes was opened, before a calibration says how much.
+
+A model decides *where* positions were opened (bar, side, entry) and so where each leverage
+tier would be liquidated (level, and the bar whose price first reaches it). How much each
+opened, how long it is held and how closes fall on it is the calibration's. So a model builds
+its book once, with one row per (opening, tier) holding the opening features behind it, and
+the book is valued under a calibration: the rates turn features into notional, the tier's
+half-life into a hazard, the closing into the keep factors.
+
+The heatmap at time t is the book valued under the calibration in force at t, for every
+position, however old: the map a trader sees at t rests on the best estimate available at t,
+and on nothing after it. Calibrations are refitted daily, so the heatmap is computed one
+calibration at a time over the snapshots it is in force for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+import pandas as pd
+
+from .calibration import HOUR_MS, Parameters, Schedule
+from .ledger import (
+    Closing,
+    Cohorts,
+    LedgerRun,
+    consumed_log,
+    empty_snapshots,
+    expiry_age,
+    first_crossing,
+    side_keep_logs,
+    sides,
+    snapshot_cells,
+    snapshot_frame,
+)
+from .market import Bars
+
+# Snapshot columns valued together: bounds the dense (bucket × snapshot) grids of a long
+# window valued under one calibration.
+MAX_COLUMNS = 256
+
+
+@dataclass(frozen=True)
+class Book:
+    """Rows (opening, tier), sorted by opening bar."""
+
+    bar: np.ndarray  # int
+    is_long: np.ndarray  # bool
+    tier: np.ndarray  # int, index into tiers
+    entry: np.ndarray  # USDT per coin
+    level: np.ndarray  # liquidation price, USDT per coin
+    features: np.ndarray  # (rows, FEATURES): USDT of each opening feature behind the row
+    consumed_at: np.ndarray  # bar whose price first reaches the level; len(bars) if none
+    tiers: tuple[float, ...]
+
+    def __len__(self) -> int:
+        return len(self.bar)
+
+    @classmethod
+    def build(cls, bar, is_long, tier, entry, level, features, bars: Bars, tiers) -> Book:
+        """A book, with each row's first crossing (never in its opening bar)."""
+        order = np.argsort(bar, kind="stable")
+        bar, is_long, tier = bar[order], is_long[order], tier[order]
+        entry, level, features = entry[order], level[order], features[order]
+        consumed = np.full(len(bar), len(bars), dtype=np.int64)
+        if is_long.any():
+            consumed[is_long] = first_crossing(bars.low, bar[is_long] + 1, level[is_long])
+        if (~is_long).any():
+            # a short is consumed when the high reaches its level: the same search on −high
+            consumed[~is_long] = first_crossing(-bars.high, bar[~is_long] + 1, -level[~is_long])
+        return cls(bar.astype(np.int64), is_long, tier, entry, level, features, consumed, tiers)
+
+    def select(self, index: np.ndarray) -> Book:
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        return Book(**{k: v if k == "tiers" else v[index] for k, v in values.items()})
+
+    @staticmethod
+    def combine(books: list[Book], weights: list[float]) -> Book:
+        """Several books as one, each row's features scaled by its book's weight."""
+        if any(b.tiers != books[0].tiers for b in books):
+            raise ValueError("books with different tiers cannot be combined")
+        names = [f.name for f in fields(Book) if f.name != "tiers"]
+        parts = {name: np.concatenate([getattr(b, name) for b in books]) for name in names}
+        parts["features"] = np.concatenate(
+            [b.features * w for b, w in zip(books, weights, strict=True)]
+        )
+        order = np.argsort(parts["bar"], kind="stable")
+        return Book(**{k: v[order] for k, v in parts.items()}, tiers=books[0].tiers)
+
+
+class Valuation:
+    """Values a book under calibrations, one per call, caching each closing's keep factors."""
+
+    def __init__(self, book: Book, bars: Bars, schedule: Schedule):
+        self.book, self.bars, self.schedule = book, bars, schedule
+        self._keep: dict[tuple, np.ndarray] = {}
+
+    def keep_cum(self, params: Parameters) -> np.ndarray:
+        key = (params.closing_share, params.closing_lean)
+        if key not in self._keep:
+            closing = Closing(*key)
+            self._keep[key] = np.cumsum(side_keep_logs(self.bars, closing), axis=1)
+        return self._keep[key]
+
+    def run(self, params: Parameters, index: np.ndarray | None = None) -> LedgerRun:
+        """The ledger of the rows ``index`` (all if None) under ``params``."""
+        b = self.book if index is None else self.book.select(index)
+        n = len(self.bars)
+        side = (~b.is_long).astype(np.int64)
+        notional = np.einsum("rf,rf->r", b.features, params.rates[side, :, b.tier])
+        hazard = self.hazards(params)[b.tier]
+        cohorts = Cohorts(
+            b.bar, b.is_long, np.asarray(b.tiers)[b.tier], b.entry, b.level, notional, hazard
+        )
+        expires = b.bar + expiry_age(hazard)
+        # consumption comes first in a bar: a level reached in the expiry bar is a liquidation
+        expired = np.where(expires < b.consumed_at, np.minimum(expires, n), n)
+        consumed = np.where(expires < b.consumed_at, n, b.consumed_at)
+        closing = Closing(params.closing_share, params.closing_lean)
+        return LedgerRun(cohorts, consumed, expired, self.keep_cum(params), closing)
+
+    def final(self) -> LedgerRun:
+        """Every row under the calibration in force at the end of the last bar."""
+        end = self.bars.open_time[-1] + self.bars.bar_ms if len(self.bars) else 0
+        return self.run(self.schedule.at(int(end)))
+
+    def heatmaps(
+        self, times: np.ndarray, step: float, tier_multiple: int
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Pending notional at each snapshot time, each under the calibration in force then:
+        summed over tiers on ``step`` buckets, and per tier on ``step · tier_multiple``."""
+        bars, book = self.bars, self.book
+        times = np.asarray(times, dtype=np.int64)
+        if len(bars) == 0 or len(times) == 0 or len(book) == 0:
+            return empty_snapshots(), empty_snapshots()
+        done = np.searchsorted(bars.open_time + bars.bar_ms, times, side="right")
+        which = self.schedule.in_force(times)
+        # one pass per calibration and block of columns, never per bar or row
+        starts = np.nonzero(np.r_[True, which[1:] != which[:-1]])[0]
+        starts = np.unique(np.r_[starts, np.arange(0, len(times), MAX_COLUMNS)])
+        summed, tiered = [], []
+        for a, b in zip(starts, np.r_[starts[1:], len(times)], strict=True):
+            params = self.schedule.all()[which[a]]
+            first, last = done[a], done[b - 1]
+            longest = int(expiry_age(self.hazards(params).min()))
+            # rows opened before the longest-lived tier's expiry age are gone by the first time
+            lo = np.searchsorted(book.bar, first - 1 - longest, side="left")
+            hi = np.searchsorted(book.bar, last, side="left")
+            index = lo + np.nonzero(book.consumed_at[lo:hi] >= first)[0]
+            if len(index):
+                run = self.run(params, index)
+                cells = snapshot_cells(run, bars, times[a:b], step, tier_multiple)
+                summed.append(cells[0])
+                tiered.append(cells[1])
+        return snapshot_frame(summed), snapshot_frame(tiered)
+
+    def hazards(self, params: Parameters) -> np.ndarray:
+        """Per tier, per bar."""
+        return np.log(2) * self.bars.bar_ms / (params.half_lives() * HOUR_MS)
+
+    def consumed(self, step: float) -> pd.DataFrame:
+        """Notional consumed per bar, bucket and side, each bar under the calibration in force
+        at its open (time ms, price_bucket, side, volume USDT)."""
+        n = len(self.bars)
+        hit = np.nonzero(self.book.consumed_at < n)[0]
+        which = self.schedule.in_force(self.bars.open_time[self.book.consumed_at[hit]])
+        parts = []
+        for g in np.unique(which):
+            run = self.run(self.schedule.all()[g], hit[which == g])
+            # expired first under this calibration: not consumed
+            still = np.nonzero(run.consumed_at < n)[0]
+            at = run.consumed_at[still]
+            held = run.cohorts.notional[still] * np.exp(run.log_held(still, at - 1))
+            parts.append((at, run.cohorts.level[still], run.cohorts.is_long[still], held))
+        if not parts:
+            return consumed_log(self.run(self.schedule.prior, hit[:0]), self.bars, step)
+        at, level, is_long, held = (np.concatenate(p) for p in zip(*parts, strict=True))
+        frame = pd.DataFrame(
+            {
+                "time": self.bars.open_time[at],
+                "price_bucket": np.floor(level / step) * step,
+                "side": sides(is_long),
+                "volume": held,
+            }
+        )
+        return frame.groupby(["time", "price_bucket", "side"], as_index=False, observed=True)[
+            "volume"
+        ].sum()
