@@ -20,6 +20,7 @@ install:
 demo: install .env
 	$(RUN) python manage.py migrate --noinput -v0
 	$(RUN) python manage.py ingest --source $(SAMPLE) --symbol BTCUSDT --start 2024-01-01 --end 2024-01-10
+	$(RUN) python manage.py calibrate --symbol BTCUSDT
 	$(RUN) python manage.py calculate --symbol BTCUSDT --model all
 	$(RUN) python manage.py demo_user
 	$(RUN) python manage.py runserver 127.0.0.1:8000

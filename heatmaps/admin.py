@@ -3,7 +3,7 @@ from django.utils.html import format_html, format_html_join
 
 from heatmaps import tasks
 
-from .models import BacktestRun, IngestRun, WeightConfig
+from .models import BacktestRun, Calibration, IngestRun, WeightConfig
 
 
 @admin.register(IngestRun)
@@ -97,3 +97,63 @@ class BacktestRunAdmin(admin.ModelAdmin):
         for run in queryset:
             BacktestRun.objects.filter(pk=run.pk).update(status=BacktestRun.Status.QUEUED)
             tasks.backtest(run.pk)
+
+
+@admin.register(Calibration)
+class CalibrationAdmin(admin.ModelAdmin):
+    """Fits are made by ``calibrate`` (and its daily job); here they are read and switched off."""
+
+    list_display = (
+        "valid_from",
+        "symbol",
+        "fit_start",
+        "liquidations",
+        "fitted",
+        "active",
+        "half_life_10x",
+        "objective",
+    )
+    list_filter = ("symbol", "fitted", "active")
+    list_editable = ("active",)
+    readonly_fields = (
+        "symbol",
+        "fit_start",
+        "valid_from",
+        "liquidations",
+        "fitted",
+        "objective",
+        "prior_objective",
+        "created_at",
+        "fitted_parameters",
+    )
+    exclude = ("parameters",)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    @admin.display(description="half-life at 10x (h)")
+    def half_life_10x(self, fit: Calibration) -> str:
+        return f"{fit.half_lives.get('10x', float('nan')):g}"
+
+    @admin.display(description="parameters")
+    def fitted_parameters(self, fit: Calibration) -> str:
+        from models_engine.calibration import Parameters
+
+        params = Parameters.from_dict(fit.parameters)
+        mix = params.leverage_mix()
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (label, hours, f"{100 * mix['long'][t]:.1f} %", f"{100 * mix['short'][t]:.1f} %")
+                for (label, hours), t in zip(fit.half_lives.items(), params.tiers, strict=True)
+            ),
+        )
+        return format_html(
+            "<table><tr><th>tier</th><th>half-life (h)</th><th>long mix</th>"
+            "<th>short mix</th></tr>{}</table><p>closing follows {} % of open-interest falls, "
+            "lean to taker flow {}</p>",
+            rows,
+            round(100 * params.closing_share),
+            params.closing_lean,
+        )

@@ -15,7 +15,9 @@ counted in units of the window's mean liquidation. Why this one:
   the few largest cascades decide everything.
 
 The lifetimes (half-life at 10x and its slope in leverage) and the closing share and lean
-enter non-linearly: coordinate ascent over grids, each point scored by the EM's posterior.
+enter non-linearly: a grid search (half-life and slope jointly, then the closing), each point
+scored by the likelihood at the EM's rates (profile likelihood: the prior steadies the rates,
+it does not choose the lifetimes).
 """
 
 from __future__ import annotations
@@ -126,7 +128,8 @@ def fit(
     score, theta = search.score(current, iterations=400)
     rates = theta.reshape(prior.rates.shape)
     n_events = len(realized)
-    in_window = (bars.open_time >= start_ms) & (bars.open_time < end_ms)
+    # the open interest printed at end_ms closes the last bar: not known before end_ms
+    in_window = (bars.open_time >= start_ms) & (bars.open_time + bars.bar_ms < end_ms)
     typical = tuple(float(x) for x in opening_features(bars)[in_window].mean(axis=0))
     return Fit(
         replace(current, rates=rates, typical_features=typical),
@@ -188,7 +191,7 @@ def _cell_key(hour, bucket, side) -> np.ndarray:
 
 
 class _Search:
-    """Scores candidate lifetimes and closing: the EM's log posterior at its optimum."""
+    """Scores candidate lifetimes and closing: the log-likelihood at the EM's rates."""
 
     def __init__(self, problem: _Problem, theta0: np.ndarray):
         self.p = problem
@@ -227,7 +230,8 @@ class _Search:
 
 
 def _em(X, total, y, theta0, start, iterations) -> tuple[np.ndarray, float]:
-    """MAP rates under Poisson counts y ~ X·θ and independent Gamma priors with mode θ0."""
+    """MAP rates under Poisson counts y ~ X·θ and independent Gamma priors with mode θ0, and
+    the log-likelihood (without the prior) at them."""
     beta = PRIOR_EVENTS / np.maximum(theta0, 1e-300)
     theta = np.maximum(start, 1e-12 * theta0.max())
     for _ in range(iterations):
@@ -235,9 +239,9 @@ def _em(X, total, y, theta0, start, iterations) -> tuple[np.ndarray, float]:
         ratio = np.where(mu > 0, y / np.maximum(mu, 1e-300), 0.0)
         theta = (theta * (X.T @ ratio) + PRIOR_EVENTS) / (total + beta)
     mu = X @ theta
-    log_lik = float(np.sum(y * np.log(np.maximum(mu, 1e-300))) - theta @ total)
-    log_prior = float(np.sum(PRIOR_EVENTS * np.log(theta) - beta * theta))
-    return theta, log_lik + log_prior
+    # candidates are compared by the likelihood alone: the prior steadies the rates the
+    # window cannot see, it must not pick the lifetimes
+    return theta, float(np.sum(y * np.log(np.maximum(mu, 1e-300))) - theta @ total)
 
 
 def _prior_rates(problem: _Problem, prior: Parameters) -> np.ndarray:

@@ -16,13 +16,18 @@ def test_setting_up_the_schedules_twice_makes_them_once(capsys):
     call_command("setup_schedules")
     call_command("setup_schedules")
     schedules = {s.name: s for s in Schedule.objects.all()}
-    assert set(schedules) == {"fetch and ingest BTCUSDT", "calculate BTCUSDT"}
+    assert set(schedules) == {
+        "fetch and ingest BTCUSDT",
+        "calibrate BTCUSDT",
+        "calculate BTCUSDT",
+    }
+    assert schedules["calibrate BTCUSDT"].schedule_type == Schedule.DAILY
     assert schedules["calculate BTCUSDT"].schedule_type == Schedule.HOURLY
     assert schedules["fetch and ingest BTCUSDT"].func == "heatmaps.tasks.fetch_and_ingest"
     assert "updated: calculate BTCUSDT (hourly)" in capsys.readouterr().out
 
 
-def test_the_daily_job_downloads_loads_and_the_hourly_job_calculates(
+def test_the_daily_jobs_download_load_and_calibrate_and_the_hourly_job_calculates(
     archive_server, settings, tmp_path, warehouse_path
 ):
     import shutil
@@ -38,11 +43,20 @@ def test_the_daily_job_downloads_loads_and_the_hourly_job_calculates(
     ingested = async_task(
         "heatmaps.tasks.fetch_and_ingest", "BTCUSDT", date(2024, 1, 2), date(2024, 1, 3), sync=True
     )
+    calibrated = async_task("heatmaps.tasks.calibrate_recent", "BTCUSDT", sync=True)
     calculated = async_task("heatmaps.tasks.calculate_recent", "BTCUSDT", sync=True)
 
     summary = result(ingested)
     assert summary["fetch"]["downloaded"] > 0 and summary["fetch"]["failed"] == []
     assert summary["ingest"]["rejected"] == []
+    # two days of data: too young for a fit (the first week is the ledger's warm-up)
+    assert result(calibrated) == {
+        "symbol": "BTCUSDT",
+        "fitted": 0,
+        "prior": 0,
+        "kept": 0,
+        "too_young": 2,
+    }
     assert set(result(calculated)["models"]) == {
         "binance_standard",
         "funding_adjusted",

@@ -5,7 +5,10 @@ from ._args import symbol
 
 
 class Command(BaseCommand):
-    help = "Create or update the django-q2 schedules (idempotent): ingest daily, calculate hourly."
+    help = (
+        "Create or update the django-q2 schedules (idempotent): ingest daily, calibrate daily, "
+        "calculate hourly."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--symbol", type=symbol, default="BTCUSDT")
@@ -14,6 +17,7 @@ class Command(BaseCommand):
         sym = options["symbol"]
         plans = [
             (f"fetch and ingest {sym}", "heatmaps.tasks.fetch_and_ingest", Schedule.DAILY),
+            (f"calibrate {sym}", "heatmaps.tasks.calibrate_recent", Schedule.DAILY),
             (f"calculate {sym}", "heatmaps.tasks.calculate_recent", Schedule.HOURLY),
         ]
         for name, func, kind in plans:
