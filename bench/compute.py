@@ -16,6 +16,10 @@ What it measures
     Targets: 30 days all models + ensemble < 1 s, 1 year < 10 s, and time growing linearly
     with the window (1 year / 30 days close to the bar ratio 365 / 30).
 
+    Production values each heatmap snapshot under the calibration in force then, and
+    ``calibrate`` refits daily: the "calibrated" rows time the same path with one calibration
+    per day (parameters drawn around a typical fit, seeded), the "prior" rows with none.
+
 The input
     Synthetic 5-minute data built deterministically (fixed seed, vectorized numpy) from the REAL
     BTCUSDT 1 h candles in data/sample/real/BTCUSDT_1h_Cleaned.csv (2024-01-01 .. 2025-12-21):
@@ -46,6 +50,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -55,6 +60,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from models_engine.base import ModelConfig, ModelResult  # noqa: E402
+from models_engine.calibration import Parameters, Schedule, log_uniform_mix  # noqa: E402
 from models_engine.ensemble import DEFAULT_WEIGHTS, MEMBERS, EnsembleModel  # noqa: E402
 from models_engine.market import BAR_MS, MarketData  # noqa: E402
 
@@ -71,6 +77,7 @@ OI_STEP = 30.0  # coins, standard deviation of a 5-minute change
 WINDOWS = (30, 90, 180, 365)  # days
 TARGETS = {30: 1.0, 365: 10.0}  # window days -> max seconds, all models + ensemble
 SHORT, LONG = 30, 365
+KINDS = ("prior", "calibrated")  # no calibration; one per day
 
 
 def parse_args() -> argparse.Namespace:
@@ -242,9 +249,36 @@ def window(full: MarketData, days: int) -> MarketData:
 # --- what is timed ---------------------------------------------------------------------------
 
 
-def production_path(market: MarketData) -> dict[str, ModelResult]:
+def daily_schedule(market: MarketData, seed: int = SEED) -> Schedule:
+    """One calibration a day from the second day on, as ``calibrate`` leaves them: parameters
+    drawn around a typical fit of the development markets."""
+    rng = np.random.default_rng(seed)
+    start = int(market.klines["open_time"].iloc[0])
+    end = int(market.klines["open_time"].iloc[-1])
+    days = np.arange(start + DAY_MS, end, DAY_MS, dtype=np.int64)
+    prior = Parameters.prior()
+    mix = log_uniform_mix(prior.tiers)
+    fits = []
+    for _ in days:
+        rates = np.zeros_like(prior.rates)
+        rates[:, 0, :] = 0.03 * mix * rng.uniform(0.7, 1.3, (2, len(mix)))
+        rates[:, 1, :] = mix * rng.uniform(0.7, 1.3, (2, len(mix)))
+        fits.append(
+            replace(
+                prior,
+                rates=rates,
+                half_life_hours=float(rng.choice([16.0, 22.6, 32.0, 45.3, 64.0])),
+                half_life_slope=float(rng.choice([-1.0, -0.5, 0.0])),
+                closing_share=float(rng.choice([0.0, 0.25, 0.5])),
+                closing_lean=float(rng.choice([0.5, 1.0])),
+            )
+        )
+    return Schedule(days, tuple(fits))
+
+
+def production_path(market: MarketData, schedule: Schedule | None = None) -> dict[str, ModelResult]:
     """heatmaps.tasks._run_models(market, ["binance_standard", ..., "ensemble"], weights)."""
-    config = ModelConfig().resolved(market)
+    config = ModelConfig(schedule=schedule).resolved(market)
     ensemble = EnsembleModel(config, DEFAULT_WEIGHTS)
     needed = set(MEMBERS) | set(ensemble.weights)
     results = {name: MEMBERS[name](config).run(market) for name in MEMBERS if name in needed}
@@ -275,17 +309,20 @@ def time_members(market: MarketData, config: ModelConfig, repeat: int) -> dict[s
     return row
 
 
-def time_window(market: MarketData, repeat: int) -> dict[str, float | int]:
+def time_window(
+    market: MarketData, repeat: int, schedule: Schedule | None = None
+) -> dict[str, float | int]:
     """Each member, the combine step, and the whole production path (members' results freed)."""
-    row: dict[str, float | int] = dict(time_members(market, ModelConfig().resolved(market), repeat))
-    row["total"], results = timed(lambda: production_path(market), repeat)
+    config = ModelConfig(schedule=schedule).resolved(market)
+    row: dict[str, float | int] = dict(time_members(market, config, repeat))
+    row["total"], results = timed(lambda: production_path(market, schedule), repeat)
     row["heatmap_rows"] = len(results["ensemble"].heatmap)
     return row
 
 
 def profile(market: MarketData, top: int = 15) -> str:
     profiler = cProfile.Profile()
-    profiler.runcall(production_path, market)
+    profiler.runcall(production_path, market, daily_schedule(market))
     out = io.StringIO()
     pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(top)
     return out.getvalue()
@@ -310,15 +347,15 @@ def target_text(days: int, seconds: float) -> str:
     return f"< {limit:g} s  {verdict(seconds < limit)}"
 
 
-def print_table(rows: dict[int, dict[str, float | int]], bars: dict[int, int]) -> None:
+def print_table(rows: dict[tuple, dict[str, float | int]], bars: dict[int, int]) -> None:
     names = list(MEMBERS)
     header = ["window", "bars", *names, "combine", "total", "us/bar", "heatmap rows", "target"]
     lines = [header]
-    for days, row in rows.items():
+    for (days, kind), row in rows.items():
         total = float(row["total"])
         lines.append(
             [
-                f"{days} d",
+                f"{days} d {kind}",
                 f"{bars[days]:,}",
                 *(f"{row[name]:.3f}" for name in names),
                 f"{row['combine']:.3f}",
@@ -335,20 +372,21 @@ def print_table(rows: dict[int, dict[str, float | int]], bars: dict[int, int]) -
         print("  " + "  ".join([*cells, line[-1]]).rstrip())
 
 
-def print_growth(rows: dict[int, dict[str, float | int]], bars: dict[int, int]) -> None:
-    seconds = float(rows[LONG]["total"]) / float(rows[SHORT]["total"])
-    size = bars[LONG] / bars[SHORT]
-    per_bar = seconds / size
-    if per_bar > 1.5:
-        shape = "growing faster than linearly"
-    elif per_bar < 2 / 3:
-        shape = "growing slower than linearly (fixed costs weigh on the short window)"
-    else:
-        shape = "growing linearly"
-    print(
-        f"\ngrowth {LONG} d / {SHORT} d: {seconds:.1f}x the seconds for {size:.1f}x the bars "
-        f"(cost per bar x{per_bar:.2f}): {shape}"
-    )
+def print_growth(rows: dict[tuple, dict[str, float | int]], bars: dict[int, int]) -> None:
+    for kind in KINDS:
+        seconds = float(rows[LONG, kind]["total"]) / float(rows[SHORT, kind]["total"])
+        size = bars[LONG] / bars[SHORT]
+        per_bar = seconds / size
+        if per_bar > 1.5:
+            shape = "growing faster than linearly"
+        elif per_bar < 2 / 3:
+            shape = "growing slower than linearly (fixed costs weigh on the short window)"
+        else:
+            shape = "growing linearly"
+        print(
+            f"growth {LONG} d / {SHORT} d, {kind}: {seconds:.1f}x the seconds for {size:.1f}x "
+            f"the bars (cost per bar x{per_bar:.2f}): {shape}"
+        )
 
 
 def main() -> None:
@@ -371,9 +409,12 @@ def main() -> None:
     production_path(markets[SHORT])  # warm-up: first-call costs are not the engine's
     rows = {}
     for days, market in markets.items():
-        rows[days] = time_window(market, args.repeat)
-        print(f"timed {days} d ({bars[days]:,} bars): total {rows[days]['total']:.3f} s")
+        for kind in KINDS:
+            schedule = daily_schedule(market) if kind == "calibrated" else None
+            rows[days, kind] = row = time_window(market, args.repeat, schedule)
+            print(f"timed {days} d {kind} ({bars[days]:,} bars): total {row['total']:.3f} s")
     print_table(rows, bars)
+    print()
     print_growth(rows, bars)
     print(f"peak memory (max RSS of this process, the {LONG}-day window's): {peak_rss_gb():.1f} GB")
     if args.profile:

@@ -253,7 +253,7 @@ def calculate(
         market = MarketData(**frames, symbol=symbol)
         schedule = Calibration.schedule(symbol, before=window_end.replace(tzinfo=UTC))
         started = time.perf_counter()
-        results = _run_models(market, names, weights, schedule)
+        results = _run_models(market, names, weights, schedule, _ms(window_start))
         compute_seconds = time.perf_counter() - started
         summary = {
             "symbol": symbol,
@@ -281,9 +281,9 @@ def calculate(
 
 
 def _run_models(
-    market: MarketData, names: list[str], weights: dict, schedule
+    market: MarketData, names: list[str], weights: dict, schedule, output_from: int
 ) -> dict[str, ModelResult]:
-    config = ModelConfig(schedule=schedule).resolved(market)
+    config = ModelConfig(schedule=schedule, output_from=output_from).resolved(market)
     ensemble = EnsembleModel(config, weights) if "ensemble" in names else None
     needed = set(names) - {"ensemble"} | (set(ensemble.weights) if ensemble else set())
     results = {name: MEMBERS[name](config).run(market) for name in MEMBERS if name in needed}

@@ -45,6 +45,10 @@ class ModelConfig:
     # The calibrations in force over time (models_engine.fitting); None = the prior throughout,
     # built from leverage_prior.
     schedule: Schedule | None = None
+    # ms: heatmap snapshots and predicted liquidations from this time on only (the positions
+    # opened before it still count); None = the whole window. What a recalculation of the
+    # last days needs, at the cost of those days.
+    output_from: int | None = None
 
     def __post_init__(self):
         weights = np.array(list(self.leverage_prior.values()), dtype=float)
@@ -91,9 +95,7 @@ class ModelResult:
     tier_heatmap: pd.DataFrame | None = None  # the heatmap per leverage tier, wider buckets
     tier_price_step: float | None = None
     ledger: object | None = None  # the LedgerRun at the end, under the last calibration
-    book: object | None = None  # the Book behind a ledger model (the ensemble combines them)
     bars: object | None = None  # ... and its Bars
-    schedule: Schedule | None = None  # ... and the calibrations it was valued under
     snapshot_times: np.ndarray | None = None
 
     @property

@@ -75,19 +75,6 @@ class Book:
         values = {f.name: getattr(self, f.name) for f in fields(self)}
         return Book(**{k: v if k == "tiers" else v[index] for k, v in values.items()})
 
-    @staticmethod
-    def combine(books: list[Book], weights: list[float]) -> Book:
-        """Several books as one, each row's features scaled by its book's weight."""
-        if any(b.tiers != books[0].tiers for b in books):
-            raise ValueError("books with different tiers cannot be combined")
-        names = [f.name for f in fields(Book) if f.name != "tiers"]
-        parts = {name: np.concatenate([getattr(b, name) for b in books]) for name in names}
-        parts["features"] = np.concatenate(
-            [b.features * w for b, w in zip(books, weights, strict=True)]
-        )
-        order = np.argsort(parts["bar"], kind="stable")
-        return Book(**{k: v[order] for k, v in parts.items()}, tiers=books[0].tiers)
-
 
 class Valuation:
     """Values a book under calibrations, one per call, caching each closing's keep factors."""
@@ -95,6 +82,12 @@ class Valuation:
     def __init__(self, book: Book, bars: Bars, schedule: Schedule):
         self.book, self.bars, self.schedule = book, bars, schedule
         self._keep: dict[tuple, np.ndarray] = {}
+        # each tier's rows, in opening order: a tier's rows older than its own expiry age are
+        # skipped without being looked at
+        self._tier_rows = [np.nonzero(book.tier == k)[0] for k in range(len(book.tiers))]
+        self._tier_bars = [book.bar[rows] for rows in self._tier_rows]
+        self._side = (~book.is_long).astype(np.int64)
+        self._leverage = np.asarray(book.tiers, dtype=float)[book.tier]
 
     def keep_cum(self, params: Parameters) -> np.ndarray:
         key = (params.closing_share, params.closing_lean)
@@ -105,18 +98,27 @@ class Valuation:
 
     def run(self, params: Parameters, index: np.ndarray | None = None) -> LedgerRun:
         """The ledger of the rows ``index`` (all if None) under ``params``."""
-        b = self.book if index is None else self.book.select(index)
-        n = len(self.bars)
-        side = (~b.is_long).astype(np.int64)
-        notional = np.einsum("rf,rf->r", b.features, params.rates[side, :, b.tier])
-        hazard = self.hazards(params)[b.tier]
+        b, n = self.book, len(self.bars)
+        index = np.arange(len(b)) if index is None else index
+        tier, side = b.tier[index], self._side[index]
+        per_row = params.rates.transpose(0, 2, 1).reshape(-1, params.rates.shape[1])
+        notional = np.einsum("rf,rf->r", b.features[index], per_row[side * len(b.tiers) + tier])
+        hazard = self.hazards(params)[tier]
+        bar, consumed_at = b.bar[index], b.consumed_at[index]
         cohorts = Cohorts(
-            b.bar, b.is_long, np.asarray(b.tiers)[b.tier], b.entry, b.level, notional, hazard
+            bar,
+            b.is_long[index],
+            self._leverage[index],
+            b.entry[index],
+            b.level[index],
+            notional,
+            hazard,
+            tier,  # one hazard per tier under one calibration: the tiers are the classes
         )
-        expires = b.bar + expiry_age(hazard)
+        expires = bar + expiry_age(hazard)
         # consumption comes first in a bar: a level reached in the expiry bar is a liquidation
-        expired = np.where(expires < b.consumed_at, np.minimum(expires, n), n)
-        consumed = np.where(expires < b.consumed_at, n, b.consumed_at)
+        expired = np.where(expires < consumed_at, np.minimum(expires, n), n)
+        consumed = np.where(expires < consumed_at, n, consumed_at)
         closing = Closing(params.closing_share, params.closing_lean)
         return LedgerRun(cohorts, consumed, expired, self.keep_cum(params), closing)
 
@@ -142,12 +144,7 @@ class Valuation:
         summed, tiered = [], []
         for a, b in zip(starts, np.r_[starts[1:], len(times)], strict=True):
             params = self.schedule.all()[which[a]]
-            first, last = done[a], done[b - 1]
-            longest = int(expiry_age(self.hazards(params).min()))
-            # rows opened before the longest-lived tier's expiry age are gone by the first time
-            lo = np.searchsorted(book.bar, first - 1 - longest, side="left")
-            hi = np.searchsorted(book.bar, last, side="left")
-            index = lo + np.nonzero(book.consumed_at[lo:hi] >= first)[0]
+            index = self._candidates(params, done[a], done[b - 1])
             if len(index):
                 run = self.run(params, index)
                 cells = snapshot_cells(run, bars, times[a:b], step, tier_multiple)
@@ -155,15 +152,31 @@ class Valuation:
                 tiered.append(cells[1])
         return snapshot_frame(summed), snapshot_frame(tiered)
 
+    def _candidates(self, params: Parameters, first: int, last: int) -> np.ndarray:
+        """Rows that may be pending at a snapshot whose finished bars are ``first`` .. ``last``:
+        opened before ``last``, not consumed before ``first``, not older than their tier's
+        expiry age under ``params``."""
+        ages = expiry_age(self.hazards(params))
+        parts = []
+        for k, rows in enumerate(self._tier_rows):
+            opened = self._tier_bars[k]
+            lo = np.searchsorted(opened, first - 1 - ages[k], side="left")
+            hi = np.searchsorted(opened, last, side="left")
+            parts.append(rows[lo:hi])
+        index = np.concatenate(parts)
+        return index[self.book.consumed_at[index] >= first]
+
     def hazards(self, params: Parameters) -> np.ndarray:
         """Per tier, per bar."""
         return np.log(2) * self.bars.bar_ms / (params.half_lives() * HOUR_MS)
 
-    def consumed(self, step: float) -> pd.DataFrame:
-        """Notional consumed per bar, bucket and side, each bar under the calibration in force
-        at its open (time ms, price_bucket, side, volume USDT)."""
+    def consumed(self, step: float, since: int | None = None) -> pd.DataFrame:
+        """Notional consumed per bar, bucket and side (from the bar opening at ``since`` on),
+        each bar under the calibration in force at its open (time ms, price_bucket, side,
+        volume USDT)."""
         n = len(self.bars)
-        hit = np.nonzero(self.book.consumed_at < n)[0]
+        first = 0 if since is None else int(np.searchsorted(self.bars.open_time, since))
+        hit = np.nonzero((self.book.consumed_at < n) & (self.book.consumed_at >= first))[0]
         which = self.schedule.in_force(self.bars.open_time[self.book.consumed_at[hit]])
         parts = []
         for g in np.unique(which):

@@ -22,9 +22,8 @@ from .base import (
     low_confidence_warning,
 )
 from .binance_standard import BinanceStandardModel
-from .book import Book, Valuation
 from .funding_adjusted import FundingAdjustedModel
-from .ledger import empty_snapshots
+from .ledger import empty_snapshots, snapshot_frame
 from .market import MarketData
 from .trade_clusters import TradeClustersModel
 
@@ -33,6 +32,7 @@ MEMBERS = {
     m.model_name: m for m in (BinanceStandardModel, FundingAdjustedModel, TradeClustersModel)
 }
 DISAGREEMENT_LIMIT = 0.05
+GRID_CELLS = 2_000_000  # cells of the dense grid members' heatmaps are added on, per block
 
 
 def check_weights(weights: Mapping[str, float]) -> dict[str, float]:
@@ -94,39 +94,75 @@ def _weighted_sum(
 
 
 def _combined_heatmaps(
-    members: list[ModelResult], weights: list[float]
+    members: list[ModelResult], weights: list[np.ndarray]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The weighted sum of the members' heatmaps.
-
-    Ledger members share one bar grid and one schedule of calibrations, so their books, each
-    row scaled by its member's weight, form one book whose valuation is that sum: far cheaper
-    than adding up millions of heatmap rows. Other members are added up row by row.
-    """
-    keys = ["time_bucket", "price_bucket", "side", "leverage"]
-    first = members[0]
-    if all(m.book is not None for m in members) and all(
-        len(m.bars) == len(first.bars) and m.schedule is first.schedule for m in members
-    ):
-        book = Book.combine([m.book for m in members], weights)
-        valuation = Valuation(book, first.bars, first.schedule)
-        multiple = int(round(first.tier_price_step / first.price_step))
-        return valuation.heatmaps(first.snapshot_times, first.price_step, multiple)
+    """The members' heatmaps summed cell by cell, each scaled by its weight at each snapshot
+    time (``weights[m]`` aligned with the first member's snapshot times)."""
+    times = members[0].snapshot_times
     out = []
-    for attribute in ("heatmap", "tier_heatmap"):
-        pairs = [(getattr(m, attribute), wi) for m, wi in zip(members, weights, strict=True)]
-        pairs = [(f.fillna({"leverage": -1.0}), wi) for f, wi in pairs if f is not None]
-        if not pairs:
+    for attribute, step in (("heatmap", "price_step"), ("tier_heatmap", "tier_price_step")):
+        frames = [getattr(m, attribute) for m in members]
+        if times is None or any(f is None for f in frames):
             out.append(empty_snapshots())
             continue
-        # groupby drops NaN keys: the untiered heatmap's NaN leverage rides as -1
-        summed = _weighted_sum(
-            [f for f, _ in pairs], [wi for _, wi in pairs], keys, ["volume", "density"]
-        )
-        summed["leverage"] = summed["leverage"].replace(-1.0, np.nan)
-        if len(summed):
-            summed["density"] = np.rint(summed["density"]).astype(np.int64)
-        out.append(summed)
+        out.append(sum_snapshots(frames, weights, times, getattr(members[0], step)))
     return out[0], out[1]
+
+
+def sum_snapshots(
+    frames: list[pd.DataFrame], weights: list[np.ndarray], times: np.ndarray, step: float
+) -> pd.DataFrame:
+    """Σ weights[m][time] · frames[m], cell by cell (time, bucket, side, tier).
+
+    Frames are sorted by time_bucket (as ``Valuation.heatmaps`` makes them): they are added a
+    block of snapshot times at a time on a dense grid, never all at once.
+    """
+    cells = [f for f in frames if len(f)]
+    if not cells:
+        return empty_snapshots()
+    times = np.asarray(times, dtype=np.int64)
+    tiers = np.unique(np.concatenate([f["leverage"].fillna(-1.0).to_numpy() for f in cells]))
+    low = int(round(min(f["price_bucket"].min() for f in cells) / step))
+    high = int(round(max(f["price_bucket"].max() for f in cells) / step))
+    width = high - low + 1
+    per_time = len(tiers) * width * 2
+    chunk = max(1, GRID_CELLS // per_time)
+    parts = []
+    for a in range(0, len(times), chunk):
+        block = times[a : a + chunk]
+        volume = np.zeros(len(block) * per_time)
+        density = np.zeros(len(block) * per_time, dtype=np.int64)
+        for frame, weight in zip(frames, weights, strict=True):
+            stamp = frame["time_bucket"].to_numpy(np.int64)
+            lo = np.searchsorted(stamp, block[0], side="left")
+            hi = np.searchsorted(stamp, block[-1], side="right")
+            if hi <= lo:
+                continue
+            rows = frame.iloc[lo:hi]
+            at = np.searchsorted(block, stamp[lo:hi])
+            tier = np.searchsorted(tiers, rows["leverage"].fillna(-1.0).to_numpy())
+            bucket = np.rint(rows["price_bucket"].to_numpy(float) / step).astype(np.int64) - low
+            side = (rows["side"].to_numpy() != "long").astype(np.int64)
+            key = ((at * len(tiers) + tier) * width + bucket) * 2 + side
+            scale = np.asarray(weight, dtype=float)[a + at]
+            volume += np.bincount(key, rows["volume"].to_numpy(float) * scale, len(volume))
+            counts = np.bincount(key, rows["density"].to_numpy(float), len(density))
+            density += np.rint(counts).astype(np.int64)
+        key = np.nonzero(volume > 0)[0]
+        side, rest = key % 2, key // 2
+        bucket, rest = rest % width, rest // width
+        tier, at = rest % len(tiers), rest // len(tiers)
+        parts.append(
+            {
+                "time_bucket": block[at],
+                "price_bucket": (bucket + low) * step,
+                "is_long": side == 0,
+                "leverage": np.where(tiers[tier] < 0, np.nan, tiers[tier]),
+                "volume": volume[key],
+                "density": density[key],
+            }
+        )
+    return snapshot_frame(parts)
 
 
 def combine(members: list[ModelResult], weights: list[float]) -> ModelResult:
@@ -146,7 +182,9 @@ def combine(members: list[ModelResult], weights: list[float]) -> ModelResult:
     if len(levels):
         levels["price_level"] = levels["weighted"] / levels["volume"]
     levels = levels.assign(confidence=confidence).reindex(columns=LEVEL_COLUMNS)
-    heatmap, tier_heatmap = _combined_heatmaps(members, list(w))
+    times = members[0].snapshot_times
+    per_time = [np.full(0 if times is None else len(times), wi) for wi in w]
+    heatmap, tier_heatmap = _combined_heatmaps(members, per_time)
     predicted = _weighted_sum(
         [m.predicted for m in members], list(w), ["time", "price_bucket", "side"], ["volume"]
     )

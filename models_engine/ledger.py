@@ -30,8 +30,9 @@ import pandas as pd
 
 from .market import Bars
 
-# Survival below which a cohort's remainder expires at once (and leaves the arrays).
-EXPIRY_FLOOR = 1e-6
+# Survival below which a cohort's remainder expires at once and leaves the arrays (after ten
+# half-lives: 0.1 % of what it opened, invisible on any heatmap).
+EXPIRY_FLOOR = 1e-3
 # Largest exponent a block of the time axis may span: exp(±LOG_SPAN) stays far inside float64.
 LOG_SPAN = 500.0
 
@@ -47,6 +48,8 @@ class Cohorts:
     level: np.ndarray  # liquidation price, USDT per coin
     notional: np.ndarray  # USDT at opening
     hazard: np.ndarray | None = None  # per bar: share lost to expiry is 1 − exp(−hazard)
+    # optional: int codes of cohorts that share a leverage and a hazard (found if not given)
+    group: np.ndarray | None = None
 
     def __post_init__(self):
         hazard = np.zeros(len(self.bar)) if self.hazard is None else self.hazard
@@ -56,17 +59,23 @@ class Cohorts:
         return len(self.bar)
 
     def select(self, mask: np.ndarray) -> Cohorts:
-        return Cohorts(*(getattr(self, f.name)[mask] for f in fields(self)))
+        return Cohorts(
+            *(
+                None if getattr(self, f.name) is None else getattr(self, f.name)[mask]
+                for f in fields(self)
+            )
+        )
 
     def with_level(self, level: np.ndarray) -> Cohorts:
         return Cohorts(
-            self.bar, self.is_long, self.leverage, self.entry, level, self.notional, self.hazard
-        )
-
-    @staticmethod
-    def concat(parts: list[Cohorts]) -> Cohorts:
-        return Cohorts(
-            *(np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(Cohorts))
+            self.bar,
+            self.is_long,
+            self.leverage,
+            self.entry,
+            level,
+            self.notional,
+            self.hazard,
+            self.group,
         )
 
 
@@ -374,7 +383,8 @@ def empty_snapshots() -> pd.DataFrame:
 
 
 def snapshot_frame(parts: list[dict[str, np.ndarray] | None]) -> pd.DataFrame:
-    """One snapshot frame from cell arrays (``snapshot_cells``' output)."""
+    """One snapshot frame from cell arrays (``snapshot_cells``' output, given in time order:
+    the frame is sorted by time_bucket)."""
     parts = [p for p in parts if p is not None and len(p["volume"])]
     if not parts:
         return empty_snapshots()
@@ -397,8 +407,8 @@ def snapshot_cells(
     """The pending heatmap as arrays of non-empty cells: summed over tiers on ``step``
     buckets, and (if ``tier_multiple``) per tier on ``step · tier_multiple`` buckets.
 
-    Both come from one dense (bucket × side × snapshot) grid per tier: a tier's levels span
-    only its own price range.
+    Both come from one dense (bucket × side × snapshot) grid per class of cohorts that decay
+    alike (a tier and its hazard), each only as wide as its own levels, all summed in one pass.
     """
     n, K = len(bars), len(snapshot_times)
     if n == 0 or K == 0 or len(run.cohorts) == 0:
@@ -409,64 +419,89 @@ def snapshot_cells(
     c = run.cohorts
     birth = np.searchsorted(done, c.bar, side="right")  # first snapshot with done > bar
     death = np.searchsorted(done, run.ended_at, side="right")  # first with done > ended
-    alive = birth < death
-    if not alive.any():
+    index = np.nonzero(birth < death)[0]
+    if len(index) == 0:
         return None, None
-    grids = [
-        (tier, *_tier_grid(run, alive & (c.leverage == tier), birth, death, done, step))
-        for tier in np.unique(c.leverage[alive])
-    ]
-    low = min(g[1] for g in grids)
-    width = max(g[1] + len(g[2]) // 2 for g in grids) - low
-    volume = np.zeros((2 * width, K))
-    density = np.zeros((2 * width, K), dtype=np.int64)
-    for _, lo, vol, dens in grids:
-        volume[2 * (lo - low) : 2 * (lo - low) + len(vol)] += vol
-        density[2 * (lo - low) : 2 * (lo - low) + len(dens)] += dens
-    summed = _cells(volume, density, low, times, step, np.nan)
+    group = None if c.group is None else c.group[index]
+    classes, cls = _classes(c.leverage[index], c.hazard[index], group)
+    m = len(classes)
+    bucket = np.floor(c.level[index] / step).astype(np.int64)
+    low = np.full(m, np.iinfo(np.int64).max)
+    high = np.full(m, np.iinfo(np.int64).min)
+    np.minimum.at(low, cls, bucket)
+    np.maximum.at(high, cls, bucket)
+    width = high - low + 1
+    offset = np.r_[0, np.cumsum(2 * width)[:-1]]
+    side = (~c.is_long[index]).astype(np.int64)
+    row = offset[cls] + (bucket - low[cls]) * 2 + side
+    n_rows = int(2 * width.sum())
+    row_group = np.repeat(np.arange(m), 2 * width) * 2 + np.tile([0, 1], int(width.sum()))
+    at_bar = np.maximum(done - 1, 0)  # a snapshot's value is the one after its last bar
+    curve = np.concatenate([_curves(run, hazard, at_bar) for hazard in classes[:, 1]])
+    bars_of = c.bar[index]
+    base = run.keep_cum[side, bars_of] - c.hazard[index] * bars_of
+    volume = decayed_sums(
+        row, birth[index], death[index], c.notional[index], base, cls * 2 + side, curve, row_group
+    )
+    size = n_rows * (K + 1)
+    start, stop = row * (K + 1) + birth[index], row * (K + 1) + death[index]
+    density = np.bincount(start, minlength=size) - np.bincount(stop, minlength=size)
+    density = np.cumsum(density.reshape(n_rows, K + 1), axis=1)[:, :K]
+
+    def block(grid: np.ndarray, k: int) -> np.ndarray:
+        return grid[offset[k] : offset[k] + 2 * width[k]]
+
+    summed = _sum_blocks([(low[k], block(volume, k), block(density, k)) for k in range(m)], K)
+    summed_cells = _cells(*summed[1:], summed[0], times, step, np.nan)
     if tier_multiple is None:
-        return summed, None
+        return summed_cells, None
     tiered = []
-    for tier, lo, vol, dens in grids:
+    for tier in np.unique(classes[:, 0]):
+        of = np.nonzero(classes[:, 0] == tier)[0]
+        lo, vol, dens = _sum_blocks([(low[k], block(volume, k), block(density, k)) for k in of], K)
         coarse_low, vol, dens = _coarsen(lo, vol, dens, tier_multiple)
         tiered.append(_cells(vol, dens, coarse_low, times, step * tier_multiple, tier))
-    return summed, {k: np.concatenate([t[k] for t in tiered]) for k in tiered[0]}
+    tiered = {k: np.concatenate([t[k] for t in tiered]) for k in tiered[0]}
+    in_time = np.argsort(tiered["time_bucket"], kind="stable")
+    return summed_cells, {k: v[in_time] for k, v in tiered.items()}
 
 
-def _tier_grid(run, live, birth, death, done, step) -> tuple[int, np.ndarray, np.ndarray]:
-    """(lowest bucket index, volume, density) of the cohorts ``live``; rows are
-    (bucket − lowest) · 2 + side, columns the snapshots."""
-    c = run.cohorts
-    K = len(done)
-    index = np.nonzero(live)[0]
-    bucket = np.floor(c.level[index] / step).astype(np.int64)
-    low_bucket = int(bucket.min())
-    width = int(bucket.max() - low_bucket + 1)
-    side = (~c.is_long[index]).astype(np.int64)
-    cell = (bucket - low_bucket) * 2 + side
-    row_group = np.tile([0, 1], width)
-    at_bar = np.maximum(done - 1, 0)  # a snapshot's value is the one after its last bar
-    volume = np.zeros((width * 2, K))
-    hazard = c.hazard[index]
-    for h in np.unique(hazard):
-        of = hazard == h
-        rows = index[of]
-        base = run.keep_cum[side[of], c.bar[rows]] - h * c.bar[rows]
-        volume += decayed_sums(
-            cell[of],
-            birth[rows],
-            death[rows],
-            c.notional[rows],
-            base,
-            side[of],
-            _curves(run, h, at_bar),
-            row_group,
-        )
-    size = width * 2 * (K + 1)
-    start, stop = cell * (K + 1) + birth[index], cell * (K + 1) + death[index]
-    density = np.bincount(start, minlength=size) - np.bincount(stop, minlength=size)
-    density = np.cumsum(density.reshape(width * 2, K + 1), axis=1)[:, :K]
-    return low_bucket, volume, density
+def _classes(leverage: np.ndarray, hazard: np.ndarray, group) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct (leverage, hazard) pairs (rows of an array) and each cohort's pair: from
+    the cohorts' group codes where given, else by hashing (sorting every cohort of every
+    snapshot block would cost more than the sums)."""
+    if group is not None:
+        return _classes_of_groups(leverage, hazard, group)
+    lev_code, levs = pd.factorize(leverage)
+    haz_code, hazs = pd.factorize(hazard)
+    code, pairs = pd.factorize(lev_code * len(hazs) + haz_code)
+    pairs = np.asarray(pairs)
+    return np.c_[np.asarray(levs)[pairs // len(hazs)], np.asarray(hazs)[pairs % len(hazs)]], code
+
+
+def _classes_of_groups(leverage, hazard, group) -> tuple[np.ndarray, np.ndarray]:
+    group = np.asarray(group, dtype=np.int64)
+    first = np.full(int(group.max()) + 1, -1)
+    first[group[::-1]] = np.arange(len(group))[::-1]  # the first cohort of each group
+    present = first >= 0
+    code = (np.cumsum(present) - 1)[group]
+    rows = first[present]
+    return np.c_[leverage[rows], hazard[rows]], code
+
+
+def _sum_blocks(blocks: list[tuple[int, np.ndarray, np.ndarray]], K: int):
+    """(lowest bucket, volume, density) of grids that each start at their own lowest bucket,
+    added on one bucket range."""
+    if len(blocks) == 1:
+        return blocks[0]
+    low = min(b[0] for b in blocks)
+    width = max(b[0] + len(b[1]) // 2 for b in blocks) - low
+    volume = np.zeros((2 * width, K))
+    density = np.zeros((2 * width, K), dtype=np.int64)
+    for lo, vol, dens in blocks:
+        volume[2 * (lo - low) : 2 * (lo - low) + len(vol)] += vol
+        density[2 * (lo - low) : 2 * (lo - low) + len(dens)] += dens
+    return low, volume, density
 
 
 def _coarsen(low: int, volume: np.ndarray, density: np.ndarray, multiple: int):
@@ -483,7 +518,8 @@ def _coarsen(low: int, volume: np.ndarray, density: np.ndarray, multiple: int):
 
 
 def _cells(volume, density, low_bucket, times, step, leverage) -> dict[str, np.ndarray]:
-    cells, at = np.nonzero((density > 0) & (volume > 0))
+    """The non-empty cells of a grid, in time order (so a heatmap is sorted by time)."""
+    at, cells = np.nonzero(((density > 0) & (volume > 0)).T)
     return {
         "time_bucket": times[at],
         "price_bucket": (cells // 2 + low_bucket) * step,

@@ -124,6 +124,8 @@ class LedgerModel(AbstractLiquidationModel):
         first = int(bars.open_time[0] + bars.bar_ms)
         bucket = config.time_bucket_ms
         snapshots = np.arange(-(-first // bucket) * bucket, end + 1, bucket, dtype=np.int64)
+        since = config.output_from if config.output_from is not None else first - bars.bar_ms
+        snapshots = snapshots[snapshots >= since]
         confidence, warnings = self.quality(bars, market)
         if config.schedule.in_force(np.array([end]))[0] == 0:
             confidence *= UNCALIBRATED_FACTOR
@@ -158,11 +160,9 @@ class LedgerModel(AbstractLiquidationModel):
             tier_heatmap=tier_heatmap,
             tier_price_step=tier_step,
             ledger=final,
-            book=book,
             bars=bars,
-            schedule=config.schedule,
             snapshot_times=snapshots,
-            predicted=valuation.consumed(step),
+            predicted=valuation.consumed(step, since),
             confidence=round(float(confidence), 4),
             warnings=tuple(warnings),
             price_step=step,
