@@ -8,6 +8,8 @@ from ._args import add_period
 
 
 class Command(BaseCommand):
+    # a job run by schedules and scripts: the system checks run with migrate and runserver
+    requires_system_checks: list[str] = []
     help = "Score the models' stored heatmaps against realized liquidations (a BacktestRun)."
 
     def add_arguments(self, parser):

@@ -6,6 +6,8 @@ from ._args import day, symbol
 
 
 class Command(BaseCommand):
+    # a job run by schedules and scripts: the system checks run with migrate and runserver
+    requires_system_checks: list[str] = []
     help = "Run the liquidation models on the warehouse and store their levels and heatmaps."
 
     def add_arguments(self, parser):

@@ -6,6 +6,8 @@ from ._args import day, symbol
 
 
 class Command(BaseCommand):
+    # a job run by schedules and scripts: the system checks run with migrate and runserver
+    requires_system_checks: list[str] = []
     help = (
         "Fit the models' parameters (how much each bar opens, leverage mix, lifetimes, closing) "
         "walk-forward: one calibration valid from each day's 00:00 UTC, fitted on the "

@@ -7,6 +7,8 @@ from ._args import add_period, check_period
 
 
 class Command(BaseCommand):
+    # a job run by schedules and scripts: the system checks run with migrate and runserver
+    requires_system_checks: list[str] = []
     help = "Download Binance archive files (with CHECKSUM verification) into BINANCE_DATA_PATH."
 
     def add_arguments(self, parser):

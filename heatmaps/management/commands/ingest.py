@@ -8,6 +8,8 @@ from ._args import add_period, check_period
 
 
 class Command(BaseCommand):
+    # a job run by schedules and scripts: the system checks run with migrate and runserver
+    requires_system_checks: list[str] = []
     help = "Load Binance archive files (zip or csv) for a symbol and period into DuckDB."
 
     def add_arguments(self, parser):

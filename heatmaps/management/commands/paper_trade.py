@@ -6,6 +6,8 @@ from ._args import add_period, check_period
 
 
 class Command(BaseCommand):
+    # a job run by schedules and scripts: the system checks run with migrate and runserver
+    requires_system_checks: list[str] = []
     help = "P&L of hourly trend following with and without the signal filter (paper trading)."
 
     def add_arguments(self, parser):
