@@ -28,7 +28,14 @@ class IngestRunAdmin(admin.ModelAdmin):
 
 @admin.register(WeightConfig)
 class WeightConfigAdmin(admin.ModelAdmin):
-    list_display = ("name", "is_active", *WeightConfig.MODELS, "updated_at")
+    list_display = (
+        "name",
+        "is_active",
+        "mode",
+        "learning_days",
+        *WeightConfig.MODELS,
+        "updated_at",
+    )
     list_editable = ("is_active",)
     actions = ["activate"]
 

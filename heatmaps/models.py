@@ -41,11 +41,23 @@ class IngestRun(models.Model):
 
 
 class WeightConfig(models.Model):
-    """Ensemble weights. Exactly one row is active; the first is made from MODEL_WEIGHTS."""
+    """Ensemble weights. Exactly one row is active; the first is made from MODEL_WEIGHTS.
+
+    Fixed: these weights throughout. Learned: at each time, each member's precision@10 % at
+    1 h over the trailing ``learning_days`` (point in time); these weights where no member
+    beat random then."""
 
     MODELS = ("binance_standard", "funding_adjusted", "trade_clusters")
 
+    class Mode(models.TextChoices):
+        FIXED = "fixed", "fixed weights"
+        LEARNED = "learned", "learned from each member's trailing precision"
+
     name = models.CharField(max_length=100, unique=True)
+    mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.FIXED)
+    learning_days = models.PositiveSmallIntegerField(
+        default=7, help_text="learned mode: the trailing days each member is scored on"
+    )
     binance_standard = models.FloatField(default=DEFAULT_WEIGHTS["binance_standard"])
     funding_adjusted = models.FloatField(default=DEFAULT_WEIGHTS["funding_adjusted"])
     trade_clusters = models.FloatField(default=DEFAULT_WEIGHTS["trade_clusters"])
@@ -82,6 +94,8 @@ class WeightConfig(models.Model):
         total = sum(self.weights.values())
         if abs(total - 1) > 1e-6:
             raise ValidationError(f"the weights must sum to 1 (they sum to {total:.4f})")
+        if self.mode == self.Mode.LEARNED and not 1 <= self.learning_days <= 90:
+            raise ValidationError({"learning_days": "between 1 and 90 days"})
 
     def validate_constraints(self, exclude=None):
         # save() retires the previously active row, so "one active" is not a form error

@@ -3,6 +3,7 @@ the management commands, the django-q2 schedules and the tests all call these.""
 
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
@@ -28,6 +29,7 @@ from models_engine.market import MarketData, build_bars
 from models_engine.paper_trading import paper_trade as paper_trade_engine
 from models_engine.paper_trading import signal_history
 
+DAY_MS = 86_400_000
 log = structlog.get_logger("liqmap.ingest")
 calc_log = structlog.get_logger("liqmap.calculate")
 
@@ -234,7 +236,7 @@ def calculate(
     names = list(MODEL_NAMES) if model == "all" else [model]
     if any(name not in MODEL_NAMES for name in names):
         raise ValueError(f"unknown model {model!r}; known: {', '.join(MODEL_NAMES)}, all")
-    weights = WeightConfig.active().weights
+    weights = WeightConfig.active()
     with warehouse.connect() as con:
         span = warehouse.data_range(con, symbol)
         if span is None:
@@ -250,7 +252,8 @@ def calculate(
         # positions opened before the window still matter inside it: the models always start
         # from the first data and only the window's rows are replaced
         frames = warehouse.load_market(con, symbol, span[0], window_end)
-        market = MarketData(**frames, symbol=symbol)
+        realized = warehouse.load_realized(con, symbol, span[0], window_end)
+        market = MarketData(**frames, realized=realized, symbol=symbol)
         schedule = Calibration.schedule(symbol, before=window_end.replace(tzinfo=UTC))
         started = time.perf_counter()
         results = _run_models(market, names, weights, schedule, _ms(window_start))
@@ -281,11 +284,16 @@ def calculate(
 
 
 def _run_models(
-    market: MarketData, names: list[str], weights: dict, schedule, output_from: int
+    market: MarketData, names: list[str], weights: WeightConfig, schedule, output_from: int
 ) -> dict[str, ModelResult]:
+    learning = weights.learning_days if weights.mode == WeightConfig.Mode.LEARNED else None
+    if learning and "ensemble" in names:
+        # learned weights score the members over the days before the window too
+        output_from -= learning * DAY_MS
     config = ModelConfig(schedule=schedule, output_from=output_from).resolved(market)
-    ensemble = EnsembleModel(config, weights) if "ensemble" in names else None
-    needed = set(names) - {"ensemble"} | (set(ensemble.weights) if ensemble else set())
+    ensemble = EnsembleModel(config, weights.weights, learning) if "ensemble" in names else None
+    in_ensemble = (set(MEMBERS) if learning else set(ensemble.weights)) if ensemble else set()
+    needed = set(names) - {"ensemble"} | in_ensemble
     results = {name: MEMBERS[name](config).run(market) for name in MEMBERS if name in needed}
     if ensemble is not None:
         results["ensemble"] = ensemble.run(market, members=list(results.values()))
@@ -329,6 +337,7 @@ def _write(con, symbol: str, result: ModelResult, start: datetime, end: datetime
             "confidence": result.confidence,
             "is_valid": result.is_valid,
             "warnings": list(result.warnings),
+            "weights": None if result.weights is None else json.dumps(result.weights),
         },
     )
     return {

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import threading
 import time
@@ -98,6 +99,8 @@ MIGRATIONS: list[str] = [
         warnings VARCHAR[] NOT NULL, computed_at TIMESTAMP NOT NULL,
         PRIMARY KEY (symbol, model, window_start, window_end));
     """,
+    # the ensemble's member weights at as_of (JSON text), so pages and bots can show them
+    """ALTER TABLE model_runs ADD COLUMN weights VARCHAR;""",
 ]
 
 # Per table: what a row must satisfy, said as the reason a file breaking it is rejected.
@@ -535,8 +538,8 @@ def replace_model_output(
             "INSERT INTO model_runs VALUES ($symbol, $model, $start, $end, "
             "epoch_ms($as_of::BIGINT), $price_step, $tier_price_step, $current_price, "
             "$confidence, $is_valid, "
-            "$warnings, now()::TIMESTAMP)",
-            {**window, **run},
+            "$warnings, now()::TIMESTAMP, $weights)",
+            {"weights": None, **window, **run},
         )
         con.execute("COMMIT")
     except BaseException:
@@ -677,7 +680,8 @@ def served_symbols(*, retry: bool = True) -> list[str]:
 def latest_run(symbol: str, model: str) -> dict | None:
     frame = read(
         """SELECT epoch_ms(as_of) AS as_of, price_step, tier_price_step, current_price,
-                  confidence, is_valid, warnings FROM model_runs WHERE symbol = ? AND model = ?
+                  confidence, is_valid, warnings, weights
+           FROM model_runs WHERE symbol = ? AND model = ?
            ORDER BY as_of DESC, computed_at DESC LIMIT 1""",
         [symbol, model],
     )
@@ -688,6 +692,7 @@ def latest_run(symbol: str, model: str) -> dict | None:
     # pandas reads SQL NULL as NaN: give callers None, which JSON can carry
     row["current_price"] = None if pd.isna(row["current_price"]) else float(row["current_price"])
     row["as_of"] = None if pd.isna(row["as_of"]) else int(row["as_of"])
+    row["weights"] = None if pd.isna(row["weights"]) else json.loads(row["weights"])
     return row
 
 

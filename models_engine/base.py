@@ -97,6 +97,7 @@ class ModelResult:
     ledger: object | None = None  # the LedgerRun at the end, under the last calibration
     bars: object | None = None  # ... and its Bars
     snapshot_times: np.ndarray | None = None
+    weights: Mapping[str, float] | None = None  # the ensemble's member weights at as_of
 
     @property
     def is_valid(self) -> bool:

@@ -23,6 +23,7 @@ from .base import (
 )
 from .binance_standard import BinanceStandardModel
 from .funding_adjusted import FundingAdjustedModel
+from .learned_weights import hourly_precision, learned_weights
 from .ledger import empty_snapshots, snapshot_frame
 from .market import MarketData
 from .trade_clusters import TradeClustersModel
@@ -165,9 +166,19 @@ def sum_snapshots(
     return snapshot_frame(parts)
 
 
-def combine(members: list[ModelResult], weights: list[float]) -> ModelResult:
-    """Combine member results computed on the same window and price step."""
-    w = np.asarray(weights, dtype=float) / np.sum(weights)
+def combine(
+    members: list[ModelResult], weights: list[float], per_time: np.ndarray | None = None
+) -> ModelResult:
+    """Combine member results computed on the same window and price step, with fixed
+    ``weights`` or, if given, ``per_time`` weights (members × the members' snapshot times)."""
+    times = members[0].snapshot_times
+    if per_time is None or times is None or len(times) == 0:
+        per_time = np.tile(
+            np.asarray(weights, float)[:, None], (1, 0 if times is None else len(times))
+        )
+        w = np.asarray(weights, dtype=float) / np.sum(weights)
+    else:
+        w = per_time[:, -1] / per_time[:, -1].sum()
     reference = max(members, key=lambda m: m.as_of)
     confidence, warnings = combined_confidence(members, list(w), reference.current_price)
     levels = _weighted_sum(
@@ -182,11 +193,15 @@ def combine(members: list[ModelResult], weights: list[float]) -> ModelResult:
     if len(levels):
         levels["price_level"] = levels["weighted"] / levels["volume"]
     levels = levels.assign(confidence=confidence).reindex(columns=LEVEL_COLUMNS)
-    times = members[0].snapshot_times
-    per_time = [np.full(0 if times is None else len(times), wi) for wi in w]
-    heatmap, tier_heatmap = _combined_heatmaps(members, per_time)
+    heatmap, tier_heatmap = _combined_heatmaps(members, list(per_time))
     predicted = _weighted_sum(
-        [m.predicted for m in members], list(w), ["time", "price_bucket", "side"], ["volume"]
+        [
+            m.predicted.assign(volume=m.predicted["volume"] * _at_times(row, times, m.predicted))
+            for m, row in zip(members, per_time, strict=True)
+        ],
+        [1.0] * len(members),
+        ["time", "price_bucket", "side"],
+        ["volume"],
     )
     totals = {
         k: float(sum(wi * m.totals.get(k, 0.0) for m, wi in zip(members, w, strict=True)))
@@ -206,7 +221,16 @@ def combine(members: list[ModelResult], weights: list[float]) -> ModelResult:
         current_price=reference.current_price,
         as_of=reference.as_of,
         totals=totals,
+        weights={m.model: round(float(wi), 4) for m, wi in zip(members, w, strict=True)},
     )
+
+
+def _at_times(row: np.ndarray, times: np.ndarray | None, frame: pd.DataFrame) -> np.ndarray:
+    """A weight per row of ``frame`` (time ms): the one of the last snapshot time before it."""
+    if times is None or len(times) == 0 or len(row) == 0:
+        return np.ones(len(frame))
+    at = np.searchsorted(times, frame["time"].to_numpy(np.int64), side="right") - 1
+    return np.asarray(row, float)[np.clip(at, 0, len(row) - 1)]
 
 
 class EnsembleModel(AbstractLiquidationModel):
@@ -215,10 +239,16 @@ class EnsembleModel(AbstractLiquidationModel):
     optional_inputs = ("mark", "funding", "trades")
 
     def __init__(
-        self, config: ModelConfig | None = None, weights: Mapping[str, float] | None = None
+        self,
+        config: ModelConfig | None = None,
+        weights: Mapping[str, float] | None = None,
+        learning_days: float | None = None,
     ):
+        """``weights`` are fixed, or (with ``learning_days``) the fallback of weights learned
+        from each member's precision over the trailing days (models_engine.learned_weights)."""
         super().__init__(config)
         self.weights = check_weights(weights or DEFAULT_WEIGHTS)
+        self.learning_days = learning_days
 
     def run_members(self, market: MarketData) -> list[ModelResult]:
         config = self.config.resolved(market)
@@ -227,8 +257,20 @@ class EnsembleModel(AbstractLiquidationModel):
     def run(self, market: MarketData, members: list[ModelResult] | None = None) -> ModelResult:
         members = members or self.run_members(market)
         by_name = {m.model: m for m in members}
-        chosen = [by_name[name] for name in self.weights]
-        return combine(chosen, [self.weights[m.model] for m in chosen])
+        learning = self.learning_days is not None
+        names = list(MEMBERS) if learning else list(self.weights)
+        chosen = [by_name[name] for name in names if name in by_name]
+        fixed = np.array([self.weights.get(m.model, 0.0) for m in chosen])
+        if not learning or not market.has("realized") or chosen[0].snapshot_times is None:
+            return combine(chosen, list(fixed))
+        times = chosen[0].snapshot_times
+        scores = [
+            hourly_precision(m.heatmap, market.realized, m.bars, m.price_step, times)
+            for m in chosen
+        ]
+        return combine(
+            chosen, list(fixed), learned_weights(scores, times, self.learning_days, fixed)
+        )
 
 
 def all_models(

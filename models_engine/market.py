@@ -10,6 +10,8 @@ All timestamps are epoch milliseconds UTC. Frames (columns a model may use):
 - ``mark``: open_time, high, low: mark-price candles of the bar length or shorter.
 - ``funding``: calc_time, last_funding_rate (per funding interval, e.g. 0.0001 = 0.01 %).
 - ``trades``: transact_time, price, quantity (coins), is_buyer_maker (True = taker sold).
+- ``realized``: time, price, side, volume (USDT): the liquidations that really happened (what
+  the ensemble's learned weights are scored on).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ class MarketData:
     mark: pd.DataFrame | None = None
     funding: pd.DataFrame | None = None
     trades: pd.DataFrame | None = None
+    realized: pd.DataFrame | None = None
     symbol: str = "BTCUSDT"
     bar_ms: int = BAR_MS
 

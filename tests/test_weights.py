@@ -42,3 +42,34 @@ def test_activating_one_config_retires_the_other():
     first.refresh_from_db()
     assert not first.is_active and WeightConfig.active() == second
     assert WeightConfig.objects.filter(is_active=True).count() == 1
+
+
+def test_learned_weights_need_a_sane_number_of_days():
+    with pytest.raises(ValidationError, match="between 1 and 90"):
+        WeightConfig.objects.create(name="too long", mode="learned", learning_days=365)
+
+
+def test_learned_weights_come_from_the_members_trailing_precision_and_are_shown(
+    warehouse_path, settings, tmp_path, clients
+):
+    from datetime import date
+
+    from heatmaps import tasks, warehouse
+
+    from .conftest import SAMPLE
+
+    settings.SERVING_PATH = tmp_path / "serving"
+    tasks.ingest("BTCUSDT", date(2024, 1, 1), date(2024, 1, 10), source=SAMPLE)
+    tasks.calibrate("BTCUSDT")
+    WeightConfig.objects.create(name="learned", mode="learned", learning_days=3, is_active=True)
+    tasks.calculate("BTCUSDT", start=date(2024, 1, 10))
+
+    run = warehouse.latest_run("BTCUSDT", "ensemble")
+    assert set(run["weights"]) == set(WeightConfig.MODELS)
+    assert sum(run["weights"].values()) == pytest.approx(1, abs=1e-3)
+    assert run["weights"] != WeightConfig.active().weights  # learned, not the fallback
+    body = clients["bot"].get("/api/v1/liquidations/compare-models").json()
+    assert body["weights"]["mode"] == "learned" and body["weights"]["learning_days"] == 3
+    assert body["weights"]["in_force"] == run["weights"]
+    page = clients["trader"].get("/compare/")
+    assert page.status_code == 200

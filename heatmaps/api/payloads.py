@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from heatmaps import tasks, warehouse
+from heatmaps.models import WeightConfig
 from models_engine.ensemble import DISAGREEMENT_LIMIT, mean_levels
 from models_engine.heatmap import (
     HOUR_MS,
@@ -244,7 +245,21 @@ def compare_models(symbol: str) -> dict:
                         "gap_pct": round(100 * gap, 2),
                     }
                 )
-    return {"symbol": symbol, "current_price": price, "models": models, "zones": zones}
+    config = WeightConfig.active()
+    ensemble = warehouse.latest_run(symbol, "ensemble")
+    weights = {
+        "mode": config.mode,
+        "learning_days": config.learning_days if config.mode == WeightConfig.Mode.LEARNED else None,
+        "configured": config.weights,
+        "in_force": (ensemble or {}).get("weights"),
+    }
+    return {
+        "symbol": symbol,
+        "current_price": price,
+        "models": models,
+        "zones": zones,
+        "weights": weights,
+    }
 
 
 def history(

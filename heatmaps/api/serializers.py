@@ -91,11 +91,27 @@ class ZoneSerializer(serializers.Serializer):
     gap_pct = serializers.FloatField()
 
 
+class EnsembleWeightsSerializer(serializers.Serializer):
+    mode = serializers.ChoiceField(choices=["fixed", "learned"])
+    learning_days = serializers.IntegerField(
+        allow_null=True, help_text="learned mode: trailing days each member is scored on"
+    )
+    configured = serializers.DictField(
+        child=serializers.FloatField(), help_text="the active WeightConfig (learned: fallback)"
+    )
+    in_force = serializers.DictField(
+        child=serializers.FloatField(),
+        allow_null=True,
+        help_text="the ensemble's member weights at its last calculation",
+    )
+
+
 class CompareSerializer(serializers.Serializer):
     symbol = serializers.CharField()
     current_price = serializers.FloatField(allow_null=True)
     models = ModelLevelsSerializer(many=True)
     zones = ZoneSerializer(many=True)
+    weights = EnsembleWeightsSerializer()
 
 
 class EventSerializer(serializers.Serializer):

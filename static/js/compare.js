@@ -62,7 +62,10 @@
     try {
       const data = await liqmap.getJSON("liquidations/compare-models", {symbol: form.symbol.value});
       title.textContent = `${data.symbol} · ${data.models.length} models`;
-      liqmap.figures(stats, {"Price": liqmap.usd(data.current_price, 1), "Zones of disagreement": data.zones.length});
+      const w = data.weights, shown = w.in_force || w.configured;
+      liqmap.figures(stats, {"Price": liqmap.usd(data.current_price, 1), "Zones of disagreement": data.zones.length,
+        "Ensemble weights": w.mode === "learned" ? `learned over ${w.learning_days} d` : "fixed",
+        ...Object.fromEntries(Object.entries(shown).map(([name, value]) => [label(name), `${Math.round(value * 100)} %`]))});
       liqmap.notes(zoneList, data.zones.length ? data.zones.map((z) =>
         `Models disagree on ${z.side}s between ${liqmap.usd(z.low)} and ${liqmap.usd(z.high)} (${z.gap_pct.toFixed(1)} % of the price)`)
         : ["The models' mean levels agree within 5 % of the price on both sides."]);

@@ -25,7 +25,13 @@ ENDPOINTS = {
         "cumulative",
     },
     "/api/v1/liquidations/history": {"symbol", "start", "end", "count", "events"},
-    "/api/v1/liquidations/compare-models": {"symbol", "current_price", "models", "zones"},
+    "/api/v1/liquidations/compare-models": {
+        "symbol",
+        "current_price",
+        "models",
+        "zones",
+        "weights",
+    },
     "/api/v1/trading/signals": {"action", "reason", "confidence", "cluster_price", "distance_pct"},
     "/api/v1/health": {"status", "user"},
 }

@@ -30,6 +30,16 @@ def test_every_model_gets_a_row_and_a_card_with_its_average_confidence(
     assert real["zones"] == []
     assert plotted(page, "plot.layout.shapes.filter((s) => s.type === 'rect').length") == 0
     expect(page.locator("#zones")).to_contain_text("agree within 5 %")
+    # the weights the ensemble combined its members with, as the API says
+    stats = page.locator("#stats")
+    expect(stats).to_contain_text("Ensemble weights")
+    for name, weight in real["weights"]["in_force"].items():
+        label = {
+            "binance_standard": "Binance standard",
+            "funding_adjusted": "Funding adjusted",
+            "trade_clusters": "Trade clusters",
+        }[name]
+        expect(stats).to_contain_text(f"{label}{round(weight * 100)} %")
 
 
 @pytest.fixture(scope="module")
