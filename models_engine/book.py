@@ -25,7 +25,6 @@ from .ledger import (
     Closing,
     Cohorts,
     LedgerRun,
-    consumed_log,
     empty_snapshots,
     expiry_age,
     first_crossing,
@@ -103,7 +102,8 @@ class Valuation:
         tier, side = b.tier[index], self._side[index]
         per_row = params.rates.transpose(0, 2, 1).reshape(-1, params.rates.shape[1])
         notional = np.einsum("rf,rf->r", b.features[index], per_row[side * len(b.tiers) + tier])
-        hazard = self.hazards(params)[tier]
+        per_tier = self.hazards(params)
+        hazard = per_tier[tier]
         bar, consumed_at = b.bar[index], b.consumed_at[index]
         cohorts = Cohorts(
             bar,
@@ -115,7 +115,7 @@ class Valuation:
             hazard,
             tier,  # one hazard per tier under one calibration: the tiers are the classes
         )
-        expires = bar + expiry_age(hazard)
+        expires = bar + expiry_age(per_tier)[tier]
         # consumption comes first in a bar: a level reached in the expiry bar is a liquidation
         expired = np.where(expires < consumed_at, np.minimum(expires, n), n)
         consumed = np.where(expires < consumed_at, n, consumed_at)
@@ -173,30 +173,40 @@ class Valuation:
     def consumed(self, step: float, since: int | None = None) -> pd.DataFrame:
         """Notional consumed per bar, bucket and side (from the bar opening at ``since`` on),
         each bar under the calibration in force at its open (time ms, price_bucket, side,
-        volume USDT)."""
-        n = len(self.bars)
+        volume USDT). Every consumed row at once: the calibrations' parameters are gathered
+        per row, not looped over."""
+        b, n = self.book, len(self.bars)
         first = 0 if since is None else int(np.searchsorted(self.bars.open_time, since))
-        hit = np.nonzero((self.book.consumed_at < n) & (self.book.consumed_at >= first))[0]
-        which = self.schedule.in_force(self.bars.open_time[self.book.consumed_at[hit]])
-        parts = []
-        for g in np.unique(which):
-            run = self.run(self.schedule.all()[g], hit[which == g])
-            # expired first under this calibration: not consumed
-            still = np.nonzero(run.consumed_at < n)[0]
-            at = run.consumed_at[still]
-            held = run.cohorts.notional[still] * np.exp(run.log_held(still, at - 1))
-            parts.append((at, run.cohorts.level[still], run.cohorts.is_long[still], held))
-        if not parts:
-            return consumed_log(self.run(self.schedule.prior, hit[:0]), self.bars, step)
-        at, level, is_long, held = (np.concatenate(p) for p in zip(*parts, strict=True))
+        hit = np.nonzero((b.consumed_at < n) & (b.consumed_at >= first))[0]
+        at = b.consumed_at[hit]
+        which = self.schedule.in_force(self.bars.open_time[at])
+        every = self.schedule.all()
+        tiers, side = b.tier[hit], self._side[hit]
+        rates = np.stack([p.rates.transpose(0, 2, 1).reshape(-1, p.rates.shape[1]) for p in every])
+        notional = np.einsum("rf,rf->r", b.features[hit], rates[which, side * len(b.tiers) + tiers])
+        hazard = np.stack([self.hazards(p) for p in every])[which, tiers]
+        age = at - b.bar[hit]
+        # a row that expired before its level was reached was not consumed
+        alive = age <= expiry_age(hazard)
+        closings = {(p.closing_share, p.closing_lean) for p in every}
+        log_kept = np.zeros(len(hit))
+        for key in closings:
+            rows = np.nonzero(
+                [(every[g].closing_share, every[g].closing_lean) == key for g in which]
+            )[0]
+            keep = self.keep_cum(every[which[rows[0]]]) if len(rows) else None
+            if keep is not None:
+                r = hit[rows]
+                log_kept[rows] = keep[side[rows], at[rows] - 1] - keep[side[rows], b.bar[r]]
+        held = notional * np.exp(log_kept - hazard * (age - 1)) * alive
         frame = pd.DataFrame(
             {
                 "time": self.bars.open_time[at],
-                "price_bucket": np.floor(level / step) * step,
-                "side": sides(is_long),
+                "price_bucket": np.floor(b.level[hit] / step) * step,
+                "side": sides(b.is_long[hit]),
                 "volume": held,
             }
-        )
+        )[alive]
         return frame.groupby(["time", "price_bucket", "side"], as_index=False, observed=True)[
             "volume"
         ].sum()

@@ -24,7 +24,7 @@ from .base import (
 from .binance_standard import BinanceStandardModel
 from .funding_adjusted import FundingAdjustedModel
 from .learned_weights import hourly_precision, learned_weights
-from .ledger import empty_snapshots, snapshot_frame
+from .ledger import empty_snapshots, is_long, snapshot_frame
 from .market import MarketData
 from .trade_clusters import TradeClustersModel
 
@@ -122,33 +122,39 @@ def sum_snapshots(
     if not cells:
         return empty_snapshots()
     times = np.asarray(times, dtype=np.int64)
-    tiers = np.unique(np.concatenate([f["leverage"].fillna(-1.0).to_numpy() for f in cells]))
+    tiers = np.unique(
+        np.nan_to_num(np.concatenate([f["leverage"].to_numpy(float) for f in cells]), nan=-1.0)
+    )
     low = int(round(min(f["price_bucket"].min() for f in cells) / step))
     high = int(round(max(f["price_bucket"].max() for f in cells) / step))
     width = high - low + 1
     per_time = len(tiers) * width * 2
+    # each frame once as arrays: its cell's place in one time's grid, and its time
+    members = []
+    for frame, weight in zip(frames, weights, strict=True):
+        if not len(frame):
+            continue
+        stamp = frame["time_bucket"].to_numpy(np.int64)
+        leverage = frame["leverage"].to_numpy(float)
+        tier = np.searchsorted(tiers, np.where(np.isnan(leverage), -1.0, leverage))
+        bucket = np.rint(frame["price_bucket"].to_numpy(float) / step).astype(np.int64) - low
+        side = (~is_long(frame["side"])).astype(np.int64)
+        at = np.searchsorted(times, stamp)
+        place = (tier * width + bucket) * 2 + side
+        volume = frame["volume"].to_numpy(float) * np.asarray(weight, float)[at]
+        members.append((stamp, at, place, volume, frame["density"].to_numpy(np.int64)))
     chunk = max(1, GRID_CELLS // per_time)
     parts = []
     for a in range(0, len(times), chunk):
         block = times[a : a + chunk]
         volume = np.zeros(len(block) * per_time)
         density = np.zeros(len(block) * per_time, dtype=np.int64)
-        for frame, weight in zip(frames, weights, strict=True):
-            stamp = frame["time_bucket"].to_numpy(np.int64)
+        for stamp, at, place, vol, dens in members:
             lo = np.searchsorted(stamp, block[0], side="left")
             hi = np.searchsorted(stamp, block[-1], side="right")
-            if hi <= lo:
-                continue
-            rows = frame.iloc[lo:hi]
-            at = np.searchsorted(block, stamp[lo:hi])
-            tier = np.searchsorted(tiers, rows["leverage"].fillna(-1.0).to_numpy())
-            bucket = np.rint(rows["price_bucket"].to_numpy(float) / step).astype(np.int64) - low
-            side = (rows["side"].to_numpy() != "long").astype(np.int64)
-            key = ((at * len(tiers) + tier) * width + bucket) * 2 + side
-            scale = np.asarray(weight, dtype=float)[a + at]
-            volume += np.bincount(key, rows["volume"].to_numpy(float) * scale, len(volume))
-            counts = np.bincount(key, rows["density"].to_numpy(float), len(density))
-            density += np.rint(counts).astype(np.int64)
+            key = (at[lo:hi] - a) * per_time + place[lo:hi]
+            volume += np.bincount(key, vol[lo:hi], len(volume))
+            density += np.bincount(key, dens[lo:hi], len(density)).astype(np.int64)
         key = np.nonzero(volume > 0)[0]
         side, rest = key % 2, key // 2
         bucket, rest = rest % width, rest // width

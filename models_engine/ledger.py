@@ -207,6 +207,17 @@ def sides(is_long: np.ndarray) -> pd.Categorical:
     )
 
 
+def is_long(side: pd.Series) -> np.ndarray:
+    """True where a side column says "long" (from the categorical's codes when it is one:
+    comparing millions of strings costs more than the sums around it)."""
+    if isinstance(side.dtype, pd.CategoricalDtype) and list(side.cat.categories) == [
+        "long",
+        "short",
+    ]:
+        return side.cat.codes.to_numpy() == 0
+    return side.to_numpy() == "long"
+
+
 def bucket_of(price: np.ndarray, step: float) -> np.ndarray:
     return np.floor(np.asarray(price) / step) * step
 

@@ -18,7 +18,7 @@ from models_engine.book import Valuation
 from models_engine.brackets import BTCUSDT_BRACKETS
 from models_engine.calibration import LEVERAGE_TIERS, Parameters, Schedule
 from models_engine.fitting import MIN_LIQUIDATIONS, WARMUP_DAYS, fit, walk_forward
-from models_engine.ledger import Closing, Cohorts, pending_snapshots, run_ledger
+from models_engine.ledger import Closing, Cohorts, consumed_log, pending_snapshots, run_ledger
 from models_engine.market import build_bars, slice_bars
 
 from .helpers import T0
@@ -100,7 +100,7 @@ def test_parameters_survive_a_round_trip_through_json(known_market):
         Parameters.from_dict({**fitted.to_dict(), "features": ["volume"]})
 
 
-def test_each_snapshot_is_the_whole_book_under_the_calibration_in_force_then(known_market):
+def test_each_snapshot_and_bar_is_the_whole_book_under_the_calibration_in_force_then(known_market):
     bars, _ = known_market
     bars = slice_bars(bars, 0, 4 * 288)
     prior = Parameters.prior()
@@ -110,7 +110,9 @@ def test_each_snapshot_is_the_whole_book_under_the_calibration_in_force_then(kno
     config = ModelConfig(schedule=schedule, price_step=100.0)
     book = BinanceStandardModel(config).book(bars, None, config)
     times = T0 + np.arange(1, 4 * 24 + 1) * 3_600_000
-    heat, _ = Valuation(book, bars, schedule).heatmaps(times, 100.0, 5)
+    valuation = Valuation(book, bars, schedule)
+    heat, _ = valuation.heatmaps(times, 100.0, 5)
+    consumed = valuation.consumed(100.0)
 
     for params in schedule.all():
         # the brute force: every row of the book in one plain ledger under these parameters
@@ -132,6 +134,17 @@ def test_each_snapshot_is_the_whole_book_under_the_calibration_in_force_then(kno
         keys = ["time_bucket", "price_bucket", "side"]
         merged = expected.merge(got, on=keys, how="outer", suffixes=("_expected", "_got"))
         assert len(in_force) > 0 and len(merged) == len(expected) == len(got)
+        assert merged["volume_got"].to_numpy() == pytest.approx(
+            merged["volume_expected"].to_numpy(), rel=1e-9
+        )
+        # ... and what each bar consumed, under the calibration in force at the bar's open
+        bars_in_force = [t for t in bars.open_time if schedule.at(int(t)) is params]
+        expected = consumed_log(run, bars, 100.0)
+        expected = expected[expected["time"].isin(bars_in_force)]
+        got = consumed[consumed["time"].isin(bars_in_force)]
+        keys = ["time", "price_bucket", "side"]
+        merged = expected.merge(got, on=keys, how="outer", suffixes=("_expected", "_got"))
+        assert len(expected) > 0 and len(merged) == len(expected) == len(got)
         assert merged["volume_got"].to_numpy() == pytest.approx(
             merged["volume_expected"].to_numpy(), rel=1e-9
         )
