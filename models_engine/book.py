@@ -15,7 +15,7 @@ calibration at a time over the snapshots it is in force for.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -69,10 +69,6 @@ class Book:
             # a short is consumed when the high reaches its level: the same search on −high
             consumed[~is_long] = first_crossing(-bars.high, bar[~is_long] + 1, -level[~is_long])
         return cls(bar.astype(np.int64), is_long, tier, entry, level, features, consumed, tiers)
-
-    def select(self, index: np.ndarray) -> Book:
-        values = {f.name: getattr(self, f.name) for f in fields(self)}
-        return Book(**{k: v if k == "tiers" else v[index] for k, v in values.items()})
 
 
 class Valuation:
@@ -188,16 +184,17 @@ class Valuation:
         age = at - b.bar[hit]
         # a row that expired before its level was reached was not consumed
         alive = age <= expiry_age(hazard)
-        closings = {(p.closing_share, p.closing_lean) for p in every}
+        # the closing in force at each row's bar: a few distinct ones, never a loop per row
+        closing_of = [(p.closing_share, p.closing_lean) for p in every]
+        distinct = sorted(set(closing_of))
+        row_closing = np.array([distinct.index(c) for c in closing_of])[which]
         log_kept = np.zeros(len(hit))
-        for key in closings:
-            rows = np.nonzero(
-                [(every[g].closing_share, every[g].closing_lean) == key for g in which]
-            )[0]
+        for k in range(len(distinct)):
+            rows = np.nonzero(row_closing == k)[0]
             keep = self.keep_cum(every[which[rows[0]]]) if len(rows) else None
             if keep is not None:
-                r = hit[rows]
-                log_kept[rows] = keep[side[rows], at[rows] - 1] - keep[side[rows], b.bar[r]]
+                opened = b.bar[hit[rows]]
+                log_kept[rows] = keep[side[rows], at[rows] - 1] - keep[side[rows], opened]
         held = notional * np.exp(log_kept - hazard * (age - 1)) * alive
         frame = pd.DataFrame(
             {

@@ -66,18 +66,6 @@ class Cohorts:
             )
         )
 
-    def with_level(self, level: np.ndarray) -> Cohorts:
-        return Cohorts(
-            self.bar,
-            self.is_long,
-            self.leverage,
-            self.entry,
-            level,
-            self.notional,
-            self.hazard,
-            self.group,
-        )
-
 
 @dataclass(frozen=True)
 class Closing:
