@@ -178,7 +178,7 @@ def test_a_cohort_decays_with_its_half_life_and_the_rest_expires_at_the_floor():
     )
     run = run_ledger(cohort, bars)
     closed, expired = outflows(run, bars)
-    # ln(1e9) / ln2 * 4 = 119.6 bars to the floor: past the last bar (39), so still pending
+    # ln(1e6) / ln2 * 4 = 79.7 bars to the floor: past the last bar (39), so still pending
     assert run.expired_at[0] == 40
     assert pending_levels(run, bars, 1.0)["volume"].sum() == pytest.approx(1000 * 0.5**9.75)
     assert expired.sum() == pytest.approx(1000 * (1 - 0.5**9.75))
@@ -190,7 +190,7 @@ def test_a_cohort_decays_with_its_half_life_and_the_rest_expires_at_the_floor():
         np.array([1.0]),
     )
     run = run_ledger(short_lived, bars)
-    assert run.expired_at[0] == 21  # exp(-21) < 1e-9 <= exp(-20)
+    assert run.expired_at[0] == 14  # exp(-14) < 1e-6 <= exp(-13)
     assert pending_levels(run, bars, 1.0).empty
 
 
