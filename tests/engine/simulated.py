@@ -14,7 +14,7 @@ from models_engine.brackets import liquidation_price
 from models_engine.ledger import first_crossing
 from models_engine.market import BAR_MS, MarketData
 
-from .helpers import T0
+from .helpers import T0, market
 
 
 def simulated_market(
@@ -39,25 +39,7 @@ def simulated_market(
     low, high = close - spread, close + spread
     times = T0 + np.arange(n, dtype=np.int64) * BAR_MS
     volume_coins = positions_per_bar * position_usdt * 20 / close  # positions are 5 % of volume
-    klines = pd.DataFrame(
-        {
-            "open_time": times,
-            "open": close,
-            "high": high,
-            "low": low,
-            "close": close,
-            "volume": volume_coins,
-            "quote_volume": volume_coins * close,
-            "taker_buy_volume": volume_coins / 2,
-        }
-    )
-    metrics = pd.DataFrame(
-        {
-            "create_time": T0 + np.arange(n + 1, dtype=np.int64) * BAR_MS,
-            "sum_open_interest": 80_000.0,
-            "sum_open_interest_value": 80_000.0 * 60_000,
-        }
-    )
+    flat = market(close, low=low, high=high, oi=np.full(n + 1, 80_000.0), volume=volume_coins)
     q = n * positions_per_bar
     bar = np.repeat(np.arange(n), positions_per_bar)
     tiers = np.array(list(mix))
@@ -79,4 +61,4 @@ def simulated_market(
             "volume": position_usdt * level[hit] / entry[hit],
         }
     ).sort_values("time", ignore_index=True)
-    return MarketData(klines=klines, metrics=metrics), realized
+    return flat, realized

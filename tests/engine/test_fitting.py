@@ -130,24 +130,21 @@ def test_each_snapshot_and_bar_is_the_whole_book_under_the_calibration_in_force_
         run = run_ledger(cohorts, bars, Closing(params.closing_share, params.closing_lean))
         in_force = [t for t in times if schedule.at(int(t)) is params]
         expected = pending_snapshots(run, bars, np.array(in_force), 100.0)
-        got = heat[heat["time_bucket"].isin(in_force)]
-        keys = ["time_bucket", "price_bucket", "side"]
-        merged = expected.merge(got, on=keys, how="outer", suffixes=("_expected", "_got"))
-        assert len(in_force) > 0 and len(merged) == len(expected) == len(got)
-        assert merged["volume_got"].to_numpy() == pytest.approx(
-            merged["volume_expected"].to_numpy(), rel=1e-9
-        )
+        assert_same_cells(expected, heat[heat["time_bucket"].isin(in_force)], "time_bucket")
         # ... and what each bar consumed, under the calibration in force at the bar's open
         bars_in_force = [t for t in bars.open_time if schedule.at(int(t)) is params]
         expected = consumed_log(run, bars, 100.0)
         expected = expected[expected["time"].isin(bars_in_force)]
-        got = consumed[consumed["time"].isin(bars_in_force)]
-        keys = ["time", "price_bucket", "side"]
-        merged = expected.merge(got, on=keys, how="outer", suffixes=("_expected", "_got"))
-        assert len(expected) > 0 and len(merged) == len(expected) == len(got)
-        assert merged["volume_got"].to_numpy() == pytest.approx(
-            merged["volume_expected"].to_numpy(), rel=1e-9
-        )
+        assert_same_cells(expected, consumed[consumed["time"].isin(bars_in_force)], "time")
+
+
+def assert_same_cells(expected: pd.DataFrame, got: pd.DataFrame, time: str) -> None:
+    keys = [time, "price_bucket", "side"]
+    merged = expected.merge(got, on=keys, how="outer", suffixes=("_expected", "_got"))
+    assert len(expected) > 0 and len(merged) == len(expected) == len(got)
+    assert merged["volume_got"].to_numpy() == pytest.approx(
+        merged["volume_expected"].to_numpy(), rel=1e-9
+    )
 
 
 @settings(max_examples=100, deadline=None)
