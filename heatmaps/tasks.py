@@ -32,6 +32,7 @@ from models_engine.paper_trading import signal_history
 DAY_MS = 86_400_000
 log = structlog.get_logger("liqmap.ingest")
 calc_log = structlog.get_logger("liqmap.calculate")
+fit_log = structlog.get_logger("liqmap.calibrate")
 
 
 def ingest(
@@ -418,7 +419,7 @@ def calibrate(
     summary["too_young"] = len(todo) - len(fits)
     if fits:
         summary["latest"] = _describe(fits[-1][2])
-    calc_log.info("calibrated", **{k: v for k, v in summary.items() if k != "latest"})
+    fit_log.info("calibrated", **{k: v for k, v in summary.items() if k != "latest"})
     return summary
 
 
