@@ -21,19 +21,9 @@ import numpy as np
 import pandas as pd
 
 from .calibration import HOUR_MS, Parameters, Schedule
-from .ledger import (
-    Closing,
-    Cohorts,
-    LedgerRun,
-    empty_snapshots,
-    expiry_age,
-    first_crossing,
-    side_keep_logs,
-    sides,
-    snapshot_cells,
-    snapshot_frame,
-)
+from .ledger import Closing, Cohorts, LedgerRun, expiry_age, first_crossing, side_keep_logs, sides
 from .market import Bars
+from .snapshots import empty_snapshots, snapshot_cells, snapshot_frame
 
 # Snapshot columns valued together: bounds the dense (bucket × snapshot) grids of a long
 # window valued under one calibration.
@@ -115,8 +105,7 @@ class Valuation:
         # consumption comes first in a bar: a level reached in the expiry bar is a liquidation
         expired = np.where(expires < consumed_at, np.minimum(expires, n), n)
         consumed = np.where(expires < consumed_at, n, consumed_at)
-        closing = Closing(params.closing_share, params.closing_lean)
-        return LedgerRun(cohorts, consumed, expired, self.keep_cum(params), closing)
+        return LedgerRun(cohorts, consumed, expired, self.keep_cum(params))
 
     def final(self) -> LedgerRun:
         """Every row under the calibration in force at the end of the last bar."""

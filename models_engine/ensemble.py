@@ -24,8 +24,9 @@ from .base import (
 from .binance_standard import BinanceStandardModel
 from .funding_adjusted import FundingAdjustedModel
 from .learned_weights import hourly_precision, learned_weights
-from .ledger import empty_snapshots, is_long, snapshot_frame
+from .ledger import is_long
 from .market import MarketData
+from .snapshots import empty_snapshots, snapshot_frame
 from .trade_clusters import TradeClustersModel
 
 DEFAULT_WEIGHTS = {"binance_standard": 0.5, "funding_adjusted": 0.3, "trade_clusters": 0.2}

@@ -18,8 +18,9 @@ from .base import (
 from .book import Book, Valuation
 from .brackets import liquidation_price
 from .calibration import long_share, opening_features
-from .ledger import empty_snapshots, outflows, pending_levels
+from .ledger import outflows, pending_levels
 from .market import Bars, MarketData, build_bars
+from .snapshots import empty_snapshots
 
 DAY_MS = 86_400_000
 # Without a calibration the leverage mix and lifetimes are a prior's, not the market's.

@@ -18,8 +18,9 @@ from models_engine.book import Valuation
 from models_engine.brackets import BTCUSDT_BRACKETS
 from models_engine.calibration import LEVERAGE_TIERS, Parameters, Schedule
 from models_engine.fitting import MIN_LIQUIDATIONS, WARMUP_DAYS, fit, walk_forward
-from models_engine.ledger import Closing, Cohorts, consumed_log, pending_snapshots, run_ledger
+from models_engine.ledger import Closing, Cohorts, consumed_log, run_ledger
 from models_engine.market import build_bars, slice_bars
+from models_engine.snapshots import pending_snapshots
 
 from .helpers import T0
 from .simulated import simulated_market

@@ -14,15 +14,14 @@ from models_engine.ledger import (
     EXPIRY_FLOOR,
     Closing,
     Cohorts,
-    closed_per_bar,
     consumed_log,
     first_crossing,
     outflows,
     pending_levels,
-    pending_snapshots,
     run_ledger,
 )
 from models_engine.market import BAR_MS, build_bars
+from models_engine.snapshots import pending_snapshots
 
 from .helpers import T0, market
 
@@ -263,7 +262,7 @@ def test_falling_open_interest_closes_every_cohort_in_proportion():
     run = run_ledger(cohorts, bars)
     levels = pending_levels(run, bars, step=10.0)
     assert sorted(levels["volume"]) == pytest.approx([80.0, 240.0])
-    assert closed_per_bar(run, bars) == pytest.approx([0.0, 80.0, 0.0])
+    assert outflows(run, bars)[0] == pytest.approx([0.0, 80.0, 0.0])
 
 
 def test_no_bars_or_no_cohorts_give_empty_frames_not_errors():

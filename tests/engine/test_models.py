@@ -13,8 +13,8 @@ from models_engine.binance_standard import BinanceStandardModel
 from models_engine.calibration import LEVERAGE_TIERS, Parameters, Schedule
 from models_engine.ensemble import EnsembleModel, all_models, check_weights, combine
 from models_engine.funding_adjusted import FundingAdjustedModel
-from models_engine.ledger import empty_snapshots
 from models_engine.market import BAR_MS, MarketData, auto_price_step
+from models_engine.snapshots import empty_snapshots
 from models_engine.trade_clusters import TradeClustersModel
 
 from .helpers import T0, market
