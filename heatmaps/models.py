@@ -105,6 +105,11 @@ class WeightConfig(models.Model):
     def weights(self) -> dict[str, float]:
         return {name: getattr(self, name) for name in self.MODELS}
 
+    @property
+    def learning(self) -> int | None:
+        """The trailing days learned weights are scored on; None for fixed weights."""
+        return self.learning_days if self.mode == self.Mode.LEARNED else None
+
     @classmethod
     def active(cls) -> WeightConfig:
         """The active weights; made from the MODEL_WEIGHTS setting when there are none."""

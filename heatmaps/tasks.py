@@ -253,8 +253,9 @@ def calculate(
         # positions opened before the window still matter inside it: the models always start
         # from the first data and only the window's rows are replaced
         frames = warehouse.load_market(con, symbol, span[0], window_end)
-        realized = warehouse.load_realized(con, symbol, span[0], window_end)
-        market = MarketData(**frames, realized=realized, symbol=symbol)
+        if weights.learning and "ensemble" in names:  # only learned weights read them
+            frames["realized"] = warehouse.load_realized(con, symbol, span[0], window_end)
+        market = MarketData(**frames, symbol=symbol)
         schedule = Calibration.schedule(symbol, before=window_end.replace(tzinfo=UTC))
         started = time.perf_counter()
         results = _run_models(market, names, weights, schedule, _ms(window_start))
@@ -287,7 +288,7 @@ def calculate(
 def _run_models(
     market: MarketData, names: list[str], weights: WeightConfig, schedule, output_from: int
 ) -> dict[str, ModelResult]:
-    learning = weights.learning_days if weights.mode == WeightConfig.Mode.LEARNED else None
+    learning = weights.learning
     if learning and "ensemble" in names:
         # learned weights score the members over the days before the window too
         output_from -= learning * DAY_MS

@@ -249,7 +249,7 @@ def compare_models(symbol: str) -> dict:
     ensemble = warehouse.latest_run(symbol, "ensemble")
     weights = {
         "mode": config.mode,
-        "learning_days": config.learning_days if config.mode == WeightConfig.Mode.LEARNED else None,
+        "learning_days": config.learning,
         "configured": config.weights,
         "in_force": (ensemble or {}).get("weights"),
     }
