@@ -73,6 +73,7 @@ def run(root: Path, symbol: str) -> None:
 
     from heatmaps import tasks, warehouse
     from heatmaps.models import Calibration
+    from models_engine import registry
     from models_engine.backtest import HORIZONS_MS, evaluate, naive_heatmap, spearman_vs_truth
 
     print(f"\n=== {root} ===")
@@ -92,7 +93,7 @@ def run(root: Path, symbol: str) -> None:
     with warehouse.connect() as con:
         start, end = warehouse.data_range(con, symbol)
         end = end + pd.Timedelta(days=1)
-        rows = {m: warehouse.heatmap_rows(con, symbol, m, start, end) for m in tasks.MODEL_NAMES}
+        rows = {m: warehouse.heatmap_rows(con, symbol, m, start, end) for m in registry.MODEL_NAMES}
         realized = warehouse.load_realized(con, symbol, start, end)
         path = warehouse.load_market(con, symbol, start, end)["klines"]
     heatmaps = {model: frame for model, (frame, _) in rows.items()}

@@ -1,12 +1,10 @@
 """Benchmark: the models engine's compute time, from 30 days to 1 year of 5-minute bars.
 
 What it measures
-    The production calculation, ``heatmaps.tasks._run_models`` with ``--model all``: every
-    member model (binance_standard, funding_adjusted, trade_clusters) run once on the window's
-    MarketData, then the ensemble combining their results. It is replicated here from
-    models_engine alone (no Django, no warehouse): ``ModelConfig().resolved(market)``, each of
-    ``MEMBERS`` built with that config and run, ``EnsembleModel(config).run(market, members=...)``
-    with the default weights. Loading the warehouse and writing the results are not timed.
+    The production calculation, ``models_engine.registry.run_models`` as ``calculate --model
+    all`` calls it: every member model run once on the window's MarketData, then the ensemble
+    combining their results, with the default weights (no Django, no warehouse). Loading the
+    warehouse and writing the results are not timed.
 
     Each member's ``run(market)`` is also timed on its own, and so is the ensemble's combine
     step (``ensemble.run`` given the members' results). Every figure is the median of
@@ -59,10 +57,11 @@ import pandas as pd
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from models_engine import registry  # noqa: E402
 from models_engine.base import ModelConfig, ModelResult  # noqa: E402
 from models_engine.calibration import Parameters, Schedule, log_uniform_mix  # noqa: E402
-from models_engine.ensemble import DEFAULT_WEIGHTS, MEMBERS, EnsembleModel  # noqa: E402
 from models_engine.market import BAR_MS, MarketData  # noqa: E402
+from models_engine.registry import MEMBERS  # noqa: E402
 
 HOURLY_CSV = REPO / "data/sample/real/BTCUSDT_1h_Cleaned.csv"
 SEED = 20240101
@@ -277,13 +276,8 @@ def daily_schedule(market: MarketData, seed: int = SEED) -> Schedule:
 
 
 def production_path(market: MarketData, schedule: Schedule | None = None) -> dict[str, ModelResult]:
-    """heatmaps.tasks._run_models(market, ["binance_standard", ..., "ensemble"], weights)."""
-    config = ModelConfig(schedule=schedule).resolved(market)
-    ensemble = EnsembleModel(config, DEFAULT_WEIGHTS)
-    needed = set(MEMBERS) | set(ensemble.weights)
-    results = {name: MEMBERS[name](config).run(market) for name in MEMBERS if name in needed}
-    results["ensemble"] = ensemble.run(market, members=list(results.values()))
-    return results
+    """What ``calculate --model all`` runs, with the default weights."""
+    return registry.run_models(market, config=ModelConfig(schedule=schedule))
 
 
 def timed(action: Callable[[], object], repeat: int) -> tuple[float, object]:
@@ -304,7 +298,7 @@ def time_members(market: MarketData, config: ModelConfig, repeat: int) -> dict[s
     for name, cls in MEMBERS.items():
         row[name], result = timed(lambda cls=cls: cls(config).run(market), repeat)
         members.append(result)
-    ensemble = EnsembleModel(config, DEFAULT_WEIGHTS)
+    ensemble = registry.ensemble(config)
     row["combine"], _ = timed(lambda: ensemble.run(market, members=members), repeat)
     return row
 

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 
-from models_engine.ensemble import DEFAULT_WEIGHTS
+from models_engine.registry import DEFAULT_WEIGHTS, MEMBERS, MODEL_NAMES
 
 
 class IngestRun(models.Model):
@@ -47,7 +47,7 @@ class WeightConfig(models.Model):
     1 h over the trailing ``learning_days`` (point in time); these weights where no member
     beat random then."""
 
-    MODELS = ("binance_standard", "funding_adjusted", "trade_clusters")
+    MODELS = tuple(MEMBERS)
 
     class Mode(models.TextChoices):
         FIXED = "fixed", "fixed weights"
@@ -116,7 +116,8 @@ class WeightConfig(models.Model):
         current = cls.objects.filter(is_active=True).first()
         if current is not None:
             return current
-        initial = {name: float(settings.MODEL_WEIGHTS.get(name, 0.0)) for name in cls.MODELS}
+        chosen = settings.MODEL_WEIGHTS or DEFAULT_WEIGHTS
+        initial = {name: float(chosen.get(name, 0.0)) for name in cls.MODELS}
         current, _ = cls.objects.get_or_create(
             name="initial (MODEL_WEIGHTS)", defaults={**initial, "is_active": True}
         )
@@ -138,9 +139,7 @@ class BacktestRun(models.Model):
     symbol = models.CharField(max_length=20, default="BTCUSDT")
     start = models.DateField()
     end = models.DateField()
-    model_names = models.CharField(
-        max_length=200, default="binance_standard,funding_adjusted,trade_clusters,ensemble"
-    )
+    model_names = models.CharField(max_length=200, default=",".join(MODEL_NAMES))
     horizons = models.CharField(max_length=50, default="1h,24h,7d")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     created_at = models.DateTimeField(auto_now_add=True)

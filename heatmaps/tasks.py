@@ -21,10 +21,9 @@ from heatmaps.binance import archive, download
 from heatmaps.binance.formats import RejectedFile, sniff_header
 from heatmaps.binance.unpack import csv_inside, first_line
 from heatmaps.models import BacktestRun, Calibration, IngestRun, WeightConfig
-from models_engine import fitting
+from models_engine import fitting, registry
 from models_engine.backtest import HORIZONS_MS, evaluate
 from models_engine.base import ModelConfig, ModelResult
-from models_engine.ensemble import MEMBERS, EnsembleModel
 from models_engine.market import MarketData, build_bars
 from models_engine.paper_trading import paper_trade as paper_trade_engine
 from models_engine.paper_trading import signal_history
@@ -222,9 +221,6 @@ def fetch(
     return summary
 
 
-MODEL_NAMES = (*MEMBERS, "ensemble")
-
-
 def calculate(
     symbol: str,
     model: str = "all",
@@ -234,9 +230,7 @@ def calculate(
     """Run the models on the warehouse's data for ``start``..``end`` (all the symbol's data if
     not given) and replace their rows in liquidation_levels, heatmap_cache and
     predicted_liquidations for that window."""
-    names = list(MODEL_NAMES) if model == "all" else [model]
-    if any(name not in MODEL_NAMES for name in names):
-        raise ValueError(f"unknown model {model!r}; known: {', '.join(MODEL_NAMES)}, all")
+    names = registry.check_names(registry.MODEL_NAMES if model == "all" else [model])
     weights = WeightConfig.active()
     with warehouse.connect() as con:
         span = warehouse.data_range(con, symbol)
@@ -253,7 +247,7 @@ def calculate(
         # positions opened before the window still matter inside it: the models always start
         # from the first data and only the window's rows are replaced
         frames = warehouse.load_market(con, symbol, span[0], window_end)
-        if weights.learning and "ensemble" in names:  # only learned weights read them
+        if weights.learning and registry.ENSEMBLE in names:  # only learned weights read them
             frames["realized"] = warehouse.load_realized(con, symbol, span[0], window_end)
         market = MarketData(**frames, symbol=symbol)
         schedule = Calibration.schedule(symbol, before=window_end.replace(tzinfo=UTC))
@@ -289,17 +283,13 @@ def _run_models(
     market: MarketData, names: list[str], weights: WeightConfig, schedule, output_from: int
 ) -> dict[str, ModelResult]:
     learning = weights.learning
-    if learning and "ensemble" in names:
+    if learning and registry.ENSEMBLE in names:
         # learned weights score the members over the days before the window too
         output_from -= learning * DAY_MS
-    config = ModelConfig(schedule=schedule, output_from=output_from).resolved(market)
-    ensemble = EnsembleModel(config, weights.weights, learning) if "ensemble" in names else None
-    in_ensemble = (set(MEMBERS) if learning else set(ensemble.weights)) if ensemble else set()
-    needed = set(names) - {"ensemble"} | in_ensemble
-    results = {name: MEMBERS[name](config).run(market) for name in MEMBERS if name in needed}
-    if ensemble is not None:
-        results["ensemble"] = ensemble.run(market, members=list(results.values()))
-    return results
+    config = ModelConfig(schedule=schedule, output_from=output_from)
+    return registry.run_models(
+        market, names, weights.weights, learning_days=learning, config=config
+    )
 
 
 def _ms(moment: datetime) -> int:

@@ -9,13 +9,9 @@ from django.shortcuts import render
 
 from heatmaps import warehouse
 from heatmaps.api import params
+from models_engine import registry
 
-MODELS = {
-    "ensemble": "Ensemble",
-    "binance_standard": "Binance standard",
-    "funding_adjusted": "Funding adjusted",
-    "trade_clusters": "Trade clusters",
-}
+MODELS = registry.LABELS
 TIMEFRAMES = list(params.TIMEFRAMES_MS)
 DEFAULT_TIMEFRAME = "7d"
 LEVERAGE_TIERS = list(params.LEVERAGE_TIERS)

@@ -114,10 +114,8 @@ DUCKDB_PATH = Path(
 # Root of a local mirror of the archive: files live under data/futures/um/... below it.
 BINANCE_DATA_PATH = Path(env.str("BINANCE_DATA_PATH", default=str(BASE_DIR / "data/binance")))
 BINANCE_BASE_URL = env.str("BINANCE_BASE_URL", default="https://data.binance.vision/")
-MODEL_WEIGHTS = env.json(
-    "MODEL_WEIGHTS",
-    default={"binance_standard": 0.5, "funding_adjusted": 0.3, "trade_clusters": 0.2},
-)
+# the first active ensemble weights, as JSON by member; unset: the engine's DEFAULT_WEIGHTS
+MODEL_WEIGHTS = env.json("MODEL_WEIGHTS", default=None)
 # The web reads a read-only snapshot of the warehouse that writers publish after each job
 # (DuckDB allows one writer or many readers, never both).
 SERVING_PATH = Path(env.str("SERVING_PATH", default=str(DUCKDB_PATH.parent / "serving")))

@@ -21,30 +21,13 @@ from .base import (
     ModelResult,
     low_confidence_warning,
 )
-from .binance_standard import BinanceStandardModel
-from .funding_adjusted import FundingAdjustedModel
 from .learned_weights import hourly_precision, learned_weights
 from .ledger import is_long
 from .market import MarketData
 from .snapshots import empty_snapshots, snapshot_frame
-from .trade_clusters import TradeClustersModel
 
-DEFAULT_WEIGHTS = {"binance_standard": 0.5, "funding_adjusted": 0.3, "trade_clusters": 0.2}
-MEMBERS = {
-    m.model_name: m for m in (BinanceStandardModel, FundingAdjustedModel, TradeClustersModel)
-}
 DISAGREEMENT_LIMIT = 0.05
 GRID_CELLS = 2_000_000  # cells of the dense grid members' heatmaps are added on, per block
-
-
-def check_weights(weights: Mapping[str, float]) -> dict[str, float]:
-    unknown = set(weights) - set(MEMBERS)
-    if unknown:
-        raise ValueError(f"unknown model(s) in weights: {', '.join(sorted(unknown))}")
-    values = np.array(list(weights.values()), dtype=float)
-    if np.any(values < 0) or not np.isclose(values.sum(), 1.0, atol=1e-6):
-        raise ValueError("ensemble weights must be >= 0 and sum to 1")
-    return {name: float(w) for name, w in weights.items() if w > 0}
 
 
 def mean_levels(levels: pd.DataFrame) -> dict[str, float]:
@@ -247,26 +230,34 @@ class EnsembleModel(AbstractLiquidationModel):
 
     def __init__(
         self,
-        config: ModelConfig | None = None,
-        weights: Mapping[str, float] | None = None,
+        config: ModelConfig | None,
+        weights: Mapping[str, float],
         learning_days: float | None = None,
+        members: Mapping[str, type[AbstractLiquidationModel]] | None = None,
     ):
         """``weights`` are fixed, or (with ``learning_days``) the fallback of weights learned
-        from each member's precision over the trailing days (models_engine.learned_weights)."""
+        from each member's precision over the trailing days (models_engine.learned_weights).
+        ``members`` are the member models by name, to run when no results are given (the
+        registry, models_engine.registry.ensemble, passes its own)."""
         super().__init__(config)
-        self.weights = check_weights(weights or DEFAULT_WEIGHTS)
+        self.weights = dict(weights)
         self.learning_days = learning_days
+        self.members = dict(members or {})
 
     def run_members(self, market: MarketData) -> list[ModelResult]:
         config = self.config.resolved(market)
-        return [MEMBERS[name](config).run(market) for name in self.weights]
+        names = list(self.members) if self.learning_days is not None else list(self.weights)
+        missing = [n for n in names if n not in self.members]
+        if missing:
+            raise ValueError(f"no member model named {', '.join(missing)}: pass their results")
+        return [self.members[name](config).run(market) for name in names]
 
     def run(self, market: MarketData, members: list[ModelResult] | None = None) -> ModelResult:
+        """Combine the members' results (run here if not given): all of them when weights are
+        learned, those weighted otherwise."""
         members = members or self.run_members(market)
-        by_name = {m.model: m for m in members}
         learning = self.learning_days is not None
-        names = list(MEMBERS) if learning else list(self.weights)
-        chosen = [by_name[name] for name in names if name in by_name]
+        chosen = members if learning else [m for m in members if m.model in self.weights]
         fixed = np.array([self.weights.get(m.model, 0.0) for m in chosen])
         if not learning or not market.has("realized") or chosen[0].snapshot_times is None:
             return combine(chosen, list(fixed))
@@ -278,12 +269,3 @@ class EnsembleModel(AbstractLiquidationModel):
         return combine(
             chosen, list(fixed), learned_weights(scores, times, self.learning_days, fixed)
         )
-
-
-def all_models(
-    config: ModelConfig | None = None, weights: Mapping[str, float] | None = None
-) -> dict[str, AbstractLiquidationModel]:
-    """A fresh instance of every model, by name."""
-    models = {name: cls(config) for name, cls in MEMBERS.items()}
-    models["ensemble"] = EnsembleModel(config, weights)
-    return models

@@ -59,3 +59,14 @@ def test_the_code_is_ruff_clean():
     )
     assert check.returncode == 0, check.stdout
     assert fmt.returncode == 0, fmt.stdout
+
+
+def test_the_api_and_the_pages_import_no_jobs():
+    """Views parse, call and serialize: model names, tiers and labels come from the engine's
+    registry, never from the jobs module."""
+    offenders = sorted(
+        str(path.relative_to(REPO))
+        for path in [*(REPO / "heatmaps" / "api").rglob("*.py"), REPO / "heatmaps" / "views.py"]
+        if re.search(r"^\s*from heatmaps(\.tasks)? import .*\btasks\b", path.read_text(), re.M)
+    )
+    assert offenders == []

@@ -7,8 +7,9 @@ import pytest
 from django.contrib.staticfiles import finders
 from django.urls import reverse
 
-from heatmaps import tasks, views
+from heatmaps import views
 from heatmaps.api import params
+from models_engine import registry
 
 from .conftest import PASSWORD
 
@@ -144,5 +145,5 @@ def test_the_heatmap_page_offers_every_timeframe_model_and_leverage_tier(trader_
 def test_the_pages_offer_exactly_the_choices_the_api_accepts():
     assert list(params.TIMEFRAMES_MS) == views.TIMEFRAMES
     assert list(params.LEVERAGE_TIERS) == views.LEVERAGE_TIERS
-    assert set(views.MODELS) == set(tasks.MODEL_NAMES)
+    assert set(views.MODELS) == set(registry.MODEL_NAMES)
     assert views.DEFAULT_TIMEFRAME in views.TIMEFRAMES

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from heatmaps import tasks, warehouse
-from models_engine import calibration
+from heatmaps import warehouse
+from models_engine import registry
 
 TIMEFRAMES_MS = {
     "12h": 12 * 3_600_000,
@@ -18,7 +18,7 @@ TIMEFRAMES_MS = {
     "1y": 365 * 86_400_000,
 }
 # the engine's tiers, as the integers a URL carries
-LEVERAGE_TIERS = tuple(int(t) for t in calibration.LEVERAGE_TIERS)
+LEVERAGE_TIERS = registry.TIERS
 
 
 class SymbolParams(serializers.Serializer):
@@ -34,7 +34,7 @@ class SymbolParams(serializers.Serializer):
 
 
 class ModelParams(SymbolParams):
-    model = serializers.ChoiceField(choices=tasks.MODEL_NAMES, default="ensemble")
+    model = serializers.ChoiceField(choices=registry.MODEL_NAMES, default="ensemble")
 
 
 class RangeMixin:

@@ -10,8 +10,9 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 
-from heatmaps import tasks, warehouse
+from heatmaps import warehouse
 from heatmaps.models import WeightConfig
+from models_engine import registry
 from models_engine.ensemble import DISAGREEMENT_LIMIT, mean_levels
 from models_engine.heatmap import (
     HOUR_MS,
@@ -219,7 +220,7 @@ def levels(symbol: str, model: str, leverage: int | None = None) -> dict:
 
 def compare_models(symbol: str) -> dict:
     models, price = [], None
-    for name in tasks.MODEL_NAMES:
+    for name in registry.MODEL_NAMES:
         run = _run_or_empty(symbol, name)
         frame = warehouse.levels(symbol, name)
         price = price or run["current_price"]

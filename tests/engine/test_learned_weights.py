@@ -12,9 +12,9 @@ from models_engine.backtest import evaluate
 from models_engine.base import ModelConfig
 from models_engine.binance_standard import BinanceStandardModel
 from models_engine.calibration import LEVERAGE_TIERS, Parameters, Schedule
-from models_engine.ensemble import MEMBERS, EnsembleModel
 from models_engine.learned_weights import RANDOM, hourly_precision, learned_weights
 from models_engine.market import MarketData
+from models_engine.registry import MEMBERS, ensemble
 
 from .helpers import T0
 from .simulated import simulated_market
@@ -88,8 +88,8 @@ def test_the_ensemble_learns_its_weights_from_the_realized_liquidations(simulate
     market, _, _ = simulated
     config = config_of_the_traders()
     members = [cls(config).run(market) for cls in MEMBERS.values()]
-    learned = EnsembleModel(config, learning_days=2).run(market, members=members)
-    fixed = EnsembleModel(config).run(market, members=members)
+    learned = ensemble(config, learning_days=2).run(market, members=members)
+    fixed = ensemble(config).run(market, members=members)
     assert fixed.weights == {
         "binance_standard": 0.5,
         "funding_adjusted": 0.3,
@@ -98,6 +98,6 @@ def test_the_ensemble_learns_its_weights_from_the_realized_liquidations(simulate
     assert sum(learned.weights.values()) == pytest.approx(1.0, abs=1e-3)
     assert learned.weights != fixed.weights and set(learned.weights) == set(MEMBERS)
     no_realized = MarketData(klines=market.klines, metrics=market.metrics)
-    fallback = EnsembleModel(config, learning_days=2).run(no_realized, members=members)
+    fallback = ensemble(config, learning_days=2).run(no_realized, members=members)
     assert fallback.weights == fixed.weights
     assert isinstance(learned.heatmap, pd.DataFrame) and len(learned.heatmap)

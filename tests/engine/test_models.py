@@ -11,9 +11,10 @@ import pytest
 from models_engine.base import DEFAULT_LEVERAGE_PRIOR, ModelConfig, ModelResult
 from models_engine.binance_standard import BinanceStandardModel
 from models_engine.calibration import LEVERAGE_TIERS, Parameters, Schedule
-from models_engine.ensemble import EnsembleModel, all_models, check_weights, combine
+from models_engine.ensemble import combine
 from models_engine.funding_adjusted import FundingAdjustedModel
 from models_engine.market import BAR_MS, MarketData, auto_price_step
+from models_engine.registry import all_models, check_weights, ensemble
 from models_engine.snapshots import empty_snapshots
 from models_engine.trade_clusters import TradeClustersModel
 
@@ -95,7 +96,7 @@ def test_trade_clusters_split_a_large_trade_over_the_tiers_and_drop_swept_levels
 
 def test_the_ensemble_uses_the_weights_it_is_given():
     data = opening_at_spec_price()
-    only_a = EnsembleModel(
+    only_a = ensemble(
         weights={"binance_standard": 1.0, "funding_adjusted": 0.0, "trade_clusters": 0.0}
     ).run(data)
     a = BinanceStandardModel().run(data)
@@ -236,7 +237,7 @@ def test_the_ensemble_heatmap_is_the_weighted_sum_of_its_members():
     members = [
         cls().run(data) for cls in (BinanceStandardModel, FundingAdjustedModel, TradeClustersModel)
     ]
-    ensemble = EnsembleModel(weights=weights).run(data, members=members)
+    combined = ensemble(weights=weights).run(data, members=members)
 
     keys = ["time_bucket", "price_bucket", "side"]
     expected = (
@@ -246,7 +247,7 @@ def test_the_ensemble_heatmap_is_the_weighted_sum_of_its_members():
         .groupby(keys)["volume"]
         .sum()
     )
-    got = ensemble.heatmap.set_index(keys)["volume"].sort_index()
+    got = combined.heatmap.set_index(keys)["volume"].sort_index()
     pd.testing.assert_series_equal(got, expected.sort_index(), rtol=1e-9, check_names=False)
 
 

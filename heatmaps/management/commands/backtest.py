@@ -3,6 +3,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from heatmaps import tasks
 from heatmaps.models import BacktestRun
+from models_engine import registry
 
 from ._args import add_period
 
@@ -14,7 +15,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         add_period(parser)
-        parser.add_argument("--models", default=",".join(tasks.MODEL_NAMES))
+        parser.add_argument("--models", default=",".join(registry.MODEL_NAMES))
         parser.add_argument("--horizons", default="1h,24h,7d", help="of 1h, 24h, 7d")
 
     def handle(self, *args, **options):

@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from heatmaps import tasks
+from models_engine import registry
 
 from ._args import day, symbol
 
@@ -12,7 +13,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--symbol", type=symbol, default="BTCUSDT")
-        parser.add_argument("--model", default="all", choices=[*tasks.MODEL_NAMES, "all"])
+        parser.add_argument("--model", default="all", choices=[*registry.MODEL_NAMES, "all"])
         parser.add_argument("--start", type=day, help="first day (default: the first data)")
         parser.add_argument("--end", type=day, help="last day, inclusive (default: the last)")
 

@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from heatmaps import tasks
+from models_engine import registry
 
 from ._args import add_period, check_period
 
@@ -12,7 +13,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         add_period(parser)
-        parser.add_argument("--model", default="ensemble", choices=tasks.MODEL_NAMES)
+        parser.add_argument("--model", default="ensemble", choices=registry.MODEL_NAMES)
 
     def handle(self, *args, **options):
         check_period(options)
