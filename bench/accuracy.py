@@ -27,7 +27,6 @@ import pandas as pd
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-DAY_MS = 86_400_000
 
 
 def setup_django(work: Path) -> None:
@@ -75,6 +74,7 @@ def run(root: Path, symbol: str) -> None:
     from heatmaps.models import Calibration
     from models_engine import registry
     from models_engine.backtest import HORIZONS_MS, evaluate, naive_heatmap, spearman_vs_truth
+    from models_engine.units import DAY_MS, HOUR_MS
 
     print(f"\n=== {root} ===")
     Calibration.objects.filter(symbol=symbol).delete()
@@ -123,7 +123,7 @@ def run(root: Path, symbol: str) -> None:
             rho_later = spearman_vs_truth(heat[heat["time_bucket"] >= warm], later)
         for horizon, ms in HORIZONS_MS.items():
             # hourly evaluations for 1 h, daily for the longer horizons (they overlap anyway)
-            every = 1 if ms <= 3_600_000 else 24
+            every = 1 if ms <= HOUR_MS else 24
             for side in (None, "long", "short"):
                 s = evaluate(heat, realized, path, step, ms, eval_times=times[::every], side=side)
                 interval = f"{s['p10_low']:.3f}..{s['p10_high']:.3f}"

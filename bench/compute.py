@@ -62,11 +62,10 @@ from models_engine.base import ModelConfig, ModelResult  # noqa: E402
 from models_engine.calibration import Parameters, Schedule, log_uniform_mix  # noqa: E402
 from models_engine.market import BAR_MS, MarketData  # noqa: E402
 from models_engine.registry import MEMBERS  # noqa: E402
+from models_engine.units import DAY_MS, HOUR_MS  # noqa: E402
 
 HOURLY_CSV = REPO / "data/sample/real/BTCUSDT_1h_Cleaned.csv"
 SEED = 20240101
-HOUR_MS = 3_600_000
-DAY_MS = 86_400_000
 BARS_PER_HOUR = HOUR_MS // BAR_MS  # 12
 FUNDING_MS = 8 * HOUR_MS
 TRADE_DAYS = 2

@@ -27,8 +27,8 @@ from models_engine.base import ModelConfig, ModelResult
 from models_engine.market import MarketData, build_bars
 from models_engine.paper_trading import paper_trade as paper_trade_engine
 from models_engine.paper_trading import signal_history
+from models_engine.units import DAY_MS, HOUR_MS
 
-DAY_MS = 86_400_000
 log = structlog.get_logger("liqmap.ingest")
 calc_log = structlog.get_logger("liqmap.calculate")
 fit_log = structlog.get_logger("liqmap.calibrate")
@@ -506,7 +506,7 @@ def _score(run: BacktestRun) -> list[dict]:
                 raise ValueError(f"{model} has no heatmap for {run.symbol} in that period")
             times = np.unique(heatmap["time_bucket"].to_numpy(np.int64))
             for horizon in horizons:
-                every = 1 if HORIZONS_MS[horizon] <= 3_600_000 else 24  # hourly, else daily
+                every = 1 if HORIZONS_MS[horizon] <= HOUR_MS else 24  # hourly, else daily
                 for side in (None, "long", "short"):
                     figures = evaluate(
                         heatmap,

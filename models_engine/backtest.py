@@ -19,7 +19,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-HORIZONS_MS = {"1h": 3_600_000, "24h": 86_400_000, "7d": 7 * 86_400_000}
+from .units import DAY_MS, HOUR_MS
+
+HORIZONS_MS = {"1h": HOUR_MS, "24h": DAY_MS, "7d": 7 * DAY_MS}
 
 
 # An evaluation window with fewer realized liquidations than this says nothing: dropped.

@@ -14,6 +14,7 @@ import pandas as pd
 from .brackets import BTCUSDT_BRACKETS
 from .calibration import LEVERAGE_TIERS, Parameters, Schedule, log_uniform_mix
 from .market import MarketData, auto_price_step
+from .units import HOUR_MS
 
 # Share of newly opened notional at each leverage tier before any calibration. A prior, not a
 # fact: Binance publishes no leverage distribution, so every leverage its order form offers a
@@ -21,7 +22,6 @@ from .market import MarketData, auto_price_step
 DEFAULT_LEVERAGE_PRIOR = MappingProxyType(
     {t: float(w) for t, w in zip(LEVERAGE_TIERS, log_uniform_mix(LEVERAGE_TIERS), strict=True)}
 )
-HOUR_MS = 3_600_000  # the heatmap's snapshot spacing (models_engine.heatmap shows multiples)
 LEVEL_COLUMNS = ["price_level", "price_bucket", "volume", "side", "leverage", "confidence"]
 INVALID_BELOW = 0.3  # a result less confident than this is stored flagged is_valid = false
 

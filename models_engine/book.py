@@ -20,10 +20,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .calibration import HOUR_MS, Parameters, Schedule
+from .calibration import Parameters, Schedule
 from .ledger import Closing, Cohorts, LedgerRun, expiry_age, first_crossing, side_keep_logs, sides
 from .market import Bars
 from .snapshots import empty_snapshots, snapshot_cells, snapshot_frame
+from .units import HOUR_MS
 
 # Snapshot columns valued together: bounds the dense (bucket × snapshot) grids of a long
 # window valued under one calibration.

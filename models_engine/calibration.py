@@ -27,7 +27,6 @@ import numpy as np
 from .ledger import Closing
 from .market import Bars
 
-HOUR_MS = 3_600_000
 # Every leverage Binance's BTCUSDT order form offers a preset for, 2x to 125x (1x longs are
 # never liquidated). The calibration weighs them; the grid only has to cover the range.
 LEVERAGE_TIERS = (2.0, 3.0, 5.0, 10.0, 20.0, 25.0, 50.0, 75.0, 100.0, 125.0)

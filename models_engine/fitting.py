@@ -28,11 +28,11 @@ import numpy as np
 import pandas as pd
 
 from .brackets import liquidation_price
-from .calibration import HOUR_MS, Parameters, log_uniform_mix, long_share, opening_features
+from .calibration import Parameters, log_uniform_mix, long_share, opening_features
 from .ledger import Closing, expiry_age, first_crossing, side_keep_logs
 from .market import Bars, auto_price_step, slice_bars
+from .units import DAY_MS, HOUR_MS
 
-DAY_MS = 86_400_000
 PRIOR_EVENTS = 5.0  # pseudo-liquidations behind each prior rate: a weak prior
 HALF_LIFE_GRID = tuple(2.0**k for k in range(-1, 10))  # hours at 10x: 30 min .. 21 days
 SLOPE_GRID = (-1.0, -0.5, 0.0, 0.5)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .base import HOUR_MS
+from .units import HOUR_MS
 
 # Display time buckets, each a multiple of the hourly snapshots the cache holds.
 TIME_BUCKETS_MS = tuple(h * HOUR_MS for h in (1, 2, 3, 4, 6, 12, 24, 48, 168))

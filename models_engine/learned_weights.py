@@ -18,10 +18,10 @@ import pandas as pd
 
 from .backtest import HORIZONS_MS
 from .market import Bars
+from .units import DAY_MS
 
 HORIZON_MS = HORIZONS_MS["1h"]
 RANDOM = 0.10  # what a random map scores
-DAY_MS = 86_400_000
 
 
 def hourly_precision(

@@ -21,8 +21,8 @@ from .calibration import long_share, opening_features
 from .ledger import outflows, pending_levels
 from .market import Bars, MarketData, build_bars
 from .snapshots import empty_snapshots
+from .units import DAY_MS
 
-DAY_MS = 86_400_000
 # Without a calibration the leverage mix and lifetimes are a prior's, not the market's.
 UNCALIBRATED_FACTOR = 0.7
 

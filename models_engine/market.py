@@ -21,7 +21,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 import pandas as pd
 
-BAR_MS = 300_000
+from .units import BAR_MS
 
 
 @dataclass(frozen=True)

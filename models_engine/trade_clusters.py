@@ -25,8 +25,7 @@ from .book import Book
 from .calibration import opening_features
 from .ledger_model import LedgerModel, spread_over_tiers
 from .market import Bars, MarketData
-
-DAY_MS = 86_400_000
+from .units import DAY_MS
 
 
 def large_trades(trades, top_fraction: float):

@@ -7,15 +7,16 @@ from rest_framework import serializers
 
 from heatmaps import warehouse
 from models_engine import registry
+from models_engine.units import DAY_MS, HOUR_MS
 
 TIMEFRAMES_MS = {
-    "12h": 12 * 3_600_000,
-    "1d": 86_400_000,
-    "3d": 3 * 86_400_000,
-    "7d": 7 * 86_400_000,
-    "30d": 30 * 86_400_000,
-    "90d": 90 * 86_400_000,
-    "1y": 365 * 86_400_000,
+    "12h": 12 * HOUR_MS,
+    "1d": DAY_MS,
+    "3d": 3 * DAY_MS,
+    "7d": 7 * DAY_MS,
+    "30d": 30 * DAY_MS,
+    "90d": 90 * DAY_MS,
+    "1y": 365 * DAY_MS,
 }
 # the engine's tiers, as the integers a URL carries
 LEVERAGE_TIERS = registry.TIERS

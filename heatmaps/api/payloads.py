@@ -25,6 +25,7 @@ from models_engine.heatmap import (
     to_matrices,
 )
 from models_engine.signals import trading_signal
+from models_engine.units import DAY_MS
 
 from .params import TIMEFRAMES_MS
 
@@ -268,7 +269,7 @@ def history(
 ) -> dict:
     # by default the day up to the latest realized liquidation, whatever was calculated
     end_ms = to_ms(end) or (warehouse.last_liquidation(symbol) or 0) + 1
-    start_ms = to_ms(start) or end_ms - 86_400_000
+    start_ms = to_ms(start) or end_ms - DAY_MS
     frame = warehouse.realized_events(symbol, start_ms, end_ms, limit)
     events = [
         {

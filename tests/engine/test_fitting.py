@@ -21,11 +21,12 @@ from models_engine.fitting import MIN_LIQUIDATIONS, WARMUP_DAYS, fit, walk_forwa
 from models_engine.ledger import Closing, Cohorts, consumed_log, run_ledger
 from models_engine.market import build_bars, slice_bars
 from models_engine.snapshots import pending_snapshots
+from models_engine.units import DAY_MS
 
 from .helpers import T0
 from .simulated import simulated_market
 
-DAY = 86_400_000
+DAY = DAY_MS
 TRUE_MIX = {10.0: 0.4, 25.0: 0.3, 50.0: 0.3}
 TRUE_HALF_LIFE = {10.0: 24.0, 25.0: 24.0 * 2.5**-0.5, 50.0: 24.0 * 5**-0.5}  # slope −0.5
 VOLUME_RATE = 0.05  # the simulated traders open 5 % of each bar's traded notional

@@ -15,11 +15,12 @@ from models_engine.calibration import LEVERAGE_TIERS, Parameters, Schedule
 from models_engine.learned_weights import RANDOM, hourly_precision, learned_weights
 from models_engine.market import MarketData
 from models_engine.registry import MEMBERS, ensemble
+from models_engine.units import HOUR_MS
 
 from .helpers import T0
 from .simulated import simulated_market
 
-HOUR = 3_600_000
+HOUR = HOUR_MS
 
 
 MIX = {10.0: 0.5, 50.0: 0.5}

@@ -4,8 +4,9 @@ import pandas as pd
 import pytest
 
 from models_engine.paper_trading import paper_trade, signal_history
+from models_engine.units import HOUR_MS
 
-HOUR = 3_600_000
+HOUR = HOUR_MS
 
 
 def hours(values):
