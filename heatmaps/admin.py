@@ -1,7 +1,6 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.utils.html import format_html, format_html_join
-
-from heatmaps import tasks
+from django_q.tasks import async_task
 
 from .models import BacktestRun, Calibration, IngestRun, WeightConfig
 
@@ -97,13 +96,27 @@ class BacktestRunAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         if not change:
-            tasks.backtest(obj.pk)  # scoring a stored heatmap takes seconds
+            self._enqueue(request, [obj.pk])
 
     @admin.action(description="Score the selected runs again")
     def run_again(self, request, queryset):
-        for run in queryset:
-            BacktestRun.objects.filter(pk=run.pk).update(status=BacktestRun.Status.QUEUED)
-            tasks.backtest(run.pk)
+        ids = list(queryset.exclude(status=BacktestRun.Status.RUNNING).values_list("pk", flat=True))
+        BacktestRun.objects.filter(pk__in=ids).update(
+            status=BacktestRun.Status.QUEUED, error="", finished_at=None
+        )
+        self._enqueue(request, ids)
+
+    def _enqueue(self, request, ids: list[int]) -> None:
+        """Scoring waits for the warehouse and may take minutes: it runs on the qcluster
+        worker, never in the request."""
+        for pk in ids:
+            async_task("heatmaps.tasks.backtest", pk, task_name=f"backtest run {pk}")
+        self.message_user(
+            request,
+            f"{len(ids)} run(s) queued: the qcluster worker scores them "
+            "(python manage.py qcluster); reload to see the figures",
+            messages.INFO,
+        )
 
 
 @admin.register(Calibration)

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import os
+import socket
 from datetime import datetime
 
 import numpy as np
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
+from django.utils import timezone
 
 from models_engine.registry import DEFAULT_WEIGHTS, MEMBERS, MODEL_NAMES
 
@@ -18,15 +21,19 @@ class IngestRun(models.Model):
         OK = "ok"
         REJECTED = "rejected", "finished with rejected files"
         FAILED = "failed"
+        INTERRUPTED = "interrupted", "interrupted: its process ended without finishing"
 
     symbol = models.CharField(max_length=20)
     start = models.DateField()
     end = models.DateField()
     source = models.CharField(max_length=500)
     datasets = models.CharField(max_length=500, blank=True)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.RUNNING)
     started_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    host = models.CharField(max_length=255, blank=True, help_text="where the run's process ran")
+    pid = models.PositiveIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
     files_loaded = models.PositiveIntegerField(default=0)
     files_skipped = models.PositiveIntegerField(default=0)
     files_rejected = models.PositiveIntegerField(default=0)
@@ -38,6 +45,52 @@ class IngestRun(models.Model):
 
     def __str__(self) -> str:
         return f"ingest {self.symbol} {self.start}..{self.end} ({self.status})"
+
+    @classmethod
+    def begin(cls, **fields) -> IngestRun:
+        """A new running run owned by this process; runs whose process died are closed first."""
+        cls.close_dead()
+        return cls.objects.create(host=socket.gethostname(), pid=os.getpid(), **fields)
+
+    @classmethod
+    def close_dead(cls) -> int:
+        """Mark as interrupted the running runs of this host whose process is gone (killed,
+        or the machine restarted): nothing else ever would."""
+        dead = [
+            run.pk
+            for run in cls.objects.filter(status=cls.Status.RUNNING, host=socket.gethostname())
+            if run.pid is not None and not _alive(run.pid)
+        ]
+        return cls.objects.filter(pk__in=dead, status=cls.Status.RUNNING).update(
+            status=cls.Status.INTERRUPTED,
+            finished_at=timezone.now(),
+            error="its process ended without finishing (killed or crashed); run ingest again",
+        )
+
+    def finish(self, summary: dict, totals: dict) -> None:
+        self.files_loaded = totals["loaded"] + totals["replaced"]
+        self.files_skipped = totals["skipped"]
+        self.files_rejected = totals["rejected"]
+        self.rows_loaded = totals["rows"]
+        self.summary = summary
+        self.status = self.Status.REJECTED if totals["rejected"] else self.Status.OK
+        self.finished_at = timezone.now()
+        self.save()
+
+    def fail(self, error: BaseException) -> None:
+        self.status, self.finished_at = self.Status.FAILED, timezone.now()
+        self.error = f"{type(error).__name__}: {error}"
+        self.save()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
 
 
 class WeightConfig(models.Model):

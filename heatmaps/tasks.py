@@ -50,7 +50,7 @@ def ingest(
     """
     source = Path(source or settings.BINANCE_DATA_PATH)
     selections = archive.parse_selections(datasets, need_interval=False)
-    run = IngestRun.objects.create(
+    run = IngestRun.begin(
         symbol=symbol, start=start, end=end, source=str(source), datasets=datasets or ""
     )
     started = time.monotonic()
@@ -85,9 +85,8 @@ def ingest(
             tables = warehouse.table_counts(con, symbol)
             if any(c["loaded"] or c["replaced"] for c in outcome.values()):
                 warehouse.publish(con)
-    except BaseException:
-        run.status, run.finished_at = IngestRun.Status.FAILED, timezone.now()
-        run.save()
+    except BaseException as exc:
+        run.fail(exc)
         raise
     summary = {
         "files": len(files),
@@ -97,14 +96,7 @@ def ingest(
         "seconds": round(time.monotonic() - started, 3),
     }
     totals = sum(outcome.values(), Counter())
-    run.files_loaded = totals["loaded"] + totals["replaced"]
-    run.files_skipped = totals["skipped"]
-    run.files_rejected = totals["rejected"]
-    run.rows_loaded = totals["rows"]
-    run.summary = summary
-    run.status = IngestRun.Status.REJECTED if rejected else IngestRun.Status.OK
-    run.finished_at = timezone.now()
-    run.save()
+    run.finish(summary, totals)
     log.info(
         "ingest_finished",
         symbol=symbol,
@@ -441,13 +433,34 @@ def _describe(result: fitting.Fit) -> dict:
 RECENT_DAYS = 3
 
 
+class JobFailed(Exception):
+    """A scheduled job that did not do its work: django-q2 records it as a failed task, with
+    this message, in the admin's "Failed tasks"."""
+
+
 def fetch_and_ingest(symbol: str, start: date | None = None, end: date | None = None) -> dict:
-    """Download and load the recent days (default: the last RECENT_DAYS full days)."""
+    """Download and load the recent days (default: the last RECENT_DAYS full days). Fails when
+    a download failed (after loading what did arrive): a day the archive has not published yet
+    is "missing", not a failure."""
     end = end or date.today() - timedelta(days=1)
     start = start or end - timedelta(days=RECENT_DAYS - 1)
     fetched = fetch(symbol, start, end)
+    failed = fetched["failed"]
+    if failed and len(failed) == fetched["files"]:
+        raise JobFailed(f"every download failed ({len(failed)}): {_first_failure(failed)}")
     loaded = ingest(symbol, start, end)
+    if failed:
+        raise JobFailed(
+            f"{len(failed)} of {fetched['files']} downloads failed, the rest were loaded: "
+            f"{_first_failure(failed)}"
+        )
     return {"fetch": fetched, "ingest": {k: loaded[k] for k in ("files", "rejected", "seconds")}}
+
+
+def _first_failure(failed: list[dict]) -> str:
+    return f"{failed[0]['path']}: {failed[0]['reason']}" + (
+        " (and more)" if len(failed) > 1 else ""
+    )
 
 
 def calibrate_recent(symbol: str) -> dict:

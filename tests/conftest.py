@@ -167,3 +167,25 @@ def served(sample_served, settings):
     settings.DUCKDB_PATH, settings.SERVING_PATH = sample_served
     settings.WAREHOUSE_RETRY_DELAYS = [0.01, 0.01, 0.01]
     return sample_served
+
+
+def run_queued_tasks() -> int:
+    """Run what is queued on django-q2's ORM broker the way a qcluster does (its own pusher,
+    worker and monitor, in this process); return how many tasks ran."""
+    from multiprocessing import Event, Queue, Value
+
+    from django_q.brokers import get_broker
+    from django_q.monitor import monitor
+    from django_q.pusher import pusher
+    from django_q.worker import worker
+
+    broker = get_broker()
+    waiting = broker.queue_size()
+    tasks, results, done = Queue(), Queue(), Event()
+    done.set()  # one pass over the queue
+    pusher(tasks, done, broker=broker)
+    tasks.put("STOP")
+    worker(tasks, results, Value("f", -1))
+    results.put("STOP")
+    monitor(results, broker)
+    return waiting

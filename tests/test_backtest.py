@@ -78,3 +78,40 @@ def test_paper_trading_reports_both_strategies_on_the_sample(served, capsys):
     call_command("paper_trade", "--start", "2024-01-04", "--end", "2024-01-10")
     out = capsys.readouterr().out
     assert "baseline" in out and "filtered" in out
+
+
+def test_the_admin_queues_a_backtest_and_the_worker_scores_it(served, clients):
+    """A click never scores in the request (it may wait behind a writer for an hour): it
+    queues the run on django-q2, and the qcluster worker scores it."""
+    from django_q.models import OrmQ
+
+    from .conftest import run_queued_tasks
+
+    response = clients["staff"].post(
+        "/admin/heatmaps/backtestrun/add/",
+        {
+            "symbol": "BTCUSDT",
+            "start": "2024-01-04",
+            "end": "2024-01-09",
+            "model_names": "ensemble",
+            "horizons": "24h",
+        },
+        follow=True,
+    )
+    run = BacktestRun.objects.get()
+    assert run.status == BacktestRun.Status.QUEUED and run.results == []
+    assert OrmQ.objects.count() == 1 and "queued" in response.content.decode()
+
+    assert run_queued_tasks() == 1
+    run.refresh_from_db()
+    assert run.status == BacktestRun.Status.DONE and len(run.results) == 3
+
+    clients["staff"].post(
+        "/admin/heatmaps/backtestrun/",
+        {"action": "run_again", "_selected_action": [run.pk]},
+    )
+    run.refresh_from_db()
+    assert run.status == BacktestRun.Status.QUEUED and OrmQ.objects.count() == 1
+    run_queued_tasks()
+    run.refresh_from_db()
+    assert run.status == BacktestRun.Status.DONE

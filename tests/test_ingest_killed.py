@@ -1,9 +1,11 @@
-"""An ingest killed by SIGKILL mid-file leaves no trace of that file; a rerun completes it."""
+"""An ingest killed by SIGKILL mid-file leaves no trace of that file; a rerun completes it and
+marks the dead run as interrupted."""
 
 from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -96,3 +98,7 @@ def test_a_killed_ingest_leaves_nothing_partial_and_a_rerun_completes(tmp_path):
             "SELECT count(*), count(DISTINCT agg_trade_id) FROM agg_trades"
         ).fetchone()
     assert count == distinct == rows
+    with sqlite3.connect(tmp_path / "db.sqlite3") as db:
+        runs = db.execute("SELECT status, error FROM heatmaps_ingestrun ORDER BY id").fetchall()
+    assert [status for status, _ in runs] == ["interrupted", "ok"]
+    assert "ended without finishing" in runs[0][1]

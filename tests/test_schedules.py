@@ -67,3 +67,27 @@ def test_the_daily_jobs_download_load_and_calibrate_and_the_hourly_job_calculate
         assert warehouse.table_counts(con)["metrics"] == 2 * 288
         models = con.execute("SELECT count(DISTINCT model) FROM heatmap_cache").fetchone()[0]
     assert models == 4
+
+
+def test_a_fetch_job_whose_downloads_all_fail_is_a_failed_task_that_says_why(
+    settings, tmp_path, warehouse_path
+):
+    from django_q.models import Task
+
+    from heatmaps.models import IngestRun
+
+    from .conftest import run_queued_tasks
+
+    settings.BINANCE_BASE_URL = "http://127.0.0.1:9/"  # the discard port: nothing listens
+    settings.BINANCE_DATA_PATH = tmp_path / "mirror"
+    settings.FETCH_RETRIES, settings.FETCH_BACKOFF_SECONDS = 0, 0
+
+    task_id = async_task(
+        "heatmaps.tasks.fetch_and_ingest", "BTCUSDT", date(2024, 1, 2), date(2024, 1, 3)
+    )
+    run_queued_tasks()  # as the qcluster does: the failure is recorded, not raised
+
+    task = Task.objects.get(id=task_id)
+    assert task.success is False
+    assert "every download failed" in task.result and "Connection refused" in task.result
+    assert not IngestRun.objects.exists()  # nothing to load: no "ok" run of 0 files
