@@ -60,11 +60,8 @@ import json
 import multiprocessing
 import os
 import resource
-import secrets
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -77,8 +74,19 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # imported where used: the load generator's process does without them
     import pandas as pd
 
-REPO = Path(__file__).resolve().parent.parent
-HOST = "127.0.0.1"  # the server and the clients stay on loopback, never any other address
+from harness import (
+    HOST,
+    REPO,
+    django_env,
+    free_port,
+    get,
+    gunicorn_command,
+    start_server,
+    stop_server,
+    verdict,
+    wait_ready,
+)
+
 SYMBOL = "BTCUSDT"
 DAYS = 35
 HEATMAP = f"/api/v1/liquidations/heatmap?symbol={SYMBOL}&model=ensemble&timeframe=30d"
@@ -223,28 +231,9 @@ def write_archive(root: Path, days: int) -> tuple[date, date, dict[str, int]]:
 # --- Django: settings, data, users -----------------------------------------------------------
 
 
-def server_env(work: Path) -> dict[str, str]:
-    """The environment of this process (before Django starts) and of gunicorn."""
-    return {
-        "DJANGO_SETTINGS_MODULE": "liqsite.settings",
-        "SECRET_KEY": secrets.token_urlsafe(40),
-        "DEBUG": "false",
-        "ALLOWED_HOSTS": HOST,
-        "LOG_LEVEL": "WARNING",
-        "DATABASE_URL": f"sqlite:///{work / 'django.sqlite3'}",
-        "DUCKDB_PATH": str(work / "liqmap.duckdb"),
-        "SERVING_PATH": str(work / "serving"),
-        "BINANCE_DATA_PATH": str(work / "archive"),
-        # both workers must share the cache: throttle counters and the heatmap's body
-        "CACHE_URL": f"filecache://{work / 'cache'}",
-        "API_THROTTLE_RATE": "1000000/min",
-    }
-
-
 def prepare_data(work: Path, users: int) -> tuple[dict, list[str]]:
     """Archive -> ingest -> calculate -> snapshot; then ``users`` users with a token each."""
     first, last, files = write_archive(work / "archive", DAYS)
-    sys.path.insert(0, str(REPO))
     import django
     from django.core.management import call_command
 
@@ -275,72 +264,6 @@ def prepare_data(work: Path, users: int) -> tuple[dict, list[str]]:
 
 
 # --- gunicorn --------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
-
-
-def gunicorn_command(port: int, worker_class: str, args: argparse.Namespace) -> list[str]:
-    command = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "liqsite.wsgi:application",
-        "--bind",
-        f"{HOST}:{port}",
-        "--workers",
-        str(args.workers),
-        "--worker-class",
-        worker_class,
-        "--no-control-socket",  # gunicorn 27 opens one in ~/.gunicorn otherwise
-    ]
-    if worker_class == "gthread":
-        command += ["--threads", str(args.threads)]
-    return command
-
-
-def start_server(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
-    with open(log, "wb") as out:
-        return subprocess.Popen(
-            command, cwd=REPO, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT
-        )
-
-
-def get(port: int, path: str, token: str, timeout: float = 10.0) -> tuple[int, bytes]:
-    conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
-    try:
-        conn.request("GET", path, headers={"Authorization": f"Token {token}"})
-        response = conn.getresponse()
-        return response.status, response.read()
-    finally:
-        conn.close()
-
-
-def wait_ready(server: subprocess.Popen, port: int, token: str, log: Path, limit: float = 30.0):
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"gunicorn exited ({server.returncode}):\n{log.read_text()[-3000:]}")
-        try:
-            if get(port, HEALTH, token, timeout=2.0)[0] == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"gunicorn did not answer within {limit:g} s:\n{log.read_text()[-3000:]}")
-
-
-def stop_server(server: subprocess.Popen) -> None:
-    if server.poll() is None:
-        server.terminate()  # SIGTERM: gunicorn's graceful shutdown
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=5)
 
 
 def workers_cpu_seconds(master: int) -> float:
@@ -462,10 +385,6 @@ def measure(pool, name, port, path, tokens, args, master, expected_size=None) ->
 # --- report ----------------------------------------------------------------------------------
 
 
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "MISS"
-
-
 def print_results(setup: str, results: list[Result]) -> None:
     header = ("endpoint", "requests", "errors", "req/s", "p50 ms", "p95 ms", "p99 ms")
     print(f"\n{setup}")
@@ -517,12 +436,12 @@ def serve_and_measure(
 ) -> tuple[Result, Result]:
     """Start gunicorn, warm it up, measure both endpoints, stop it (whatever happens)."""
     port = free_port()
-    command = gunicorn_command(port, worker_class, args)
+    command = gunicorn_command(port, args.workers, worker_class, args.threads)
     log = work / f"gunicorn-{worker_class}.log"
     print(f"\nserver: {' '.join(command[2:])}")
     server = start_server(command, env, log)
     try:
-        wait_ready(server, port, tokens[0], log)
+        wait_ready(server, port, log, HEALTH, tokens[0])
         status, body = get(port, HEATMAP, tokens[0], timeout=60)  # computed once, then cached
         if status != 200:
             raise RuntimeError(f"heatmap answered {status}: {body[:500]!r}")
@@ -547,7 +466,7 @@ def serve_and_measure(
 
 
 def bench(work: Path, args: argparse.Namespace) -> None:
-    env = server_env(work)
+    env = django_env(work, API_THROTTLE_RATE="1000000/min")
     os.environ.update(env)  # before Django starts: this process ingests and calculates
     started = time.perf_counter()
     info, tokens = prepare_data(work, args.users or args.clients)

@@ -1,0 +1,162 @@
+"""What the benchmarks share: a private Django + warehouse in a temporary folder, a gunicorn
+server on loopback, and timing. Every bench imports this before Django."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"  # servers and clients stay on loopback, never any other address
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+
+def django_env(work: Path, **overrides: str) -> dict[str, str]:
+    """Settings that keep Django's database, the warehouse, its snapshots and the cache in
+    ``work`` (nothing of the checkout is touched), production-like (DEBUG off)."""
+    return {
+        "DJANGO_SETTINGS_MODULE": "liqsite.settings",
+        "SECRET_KEY": secrets.token_urlsafe(40),
+        "DEBUG": "false",
+        "ALLOWED_HOSTS": HOST,
+        "LOG_LEVEL": "WARNING",
+        "DATABASE_URL": f"sqlite:///{work / 'django.sqlite3'}",
+        "DUCKDB_PATH": str(work / "liqmap.duckdb"),
+        "SERVING_PATH": str(work / "serving"),
+        "BINANCE_DATA_PATH": str(work / "archive"),
+        # every gunicorn worker must share the cache: throttle counters, rendered answers
+        "CACHE_URL": f"filecache://{work / 'cache'}",
+        **overrides,
+    }
+
+
+def setup_django(work: Path, **overrides: str) -> dict[str, str]:
+    """Start Django in this process on ``django_env(work)`` and migrate; return the env (for
+    servers started later). Settings already in the environment win."""
+    env = {**django_env(work, **overrides), **_already_set()}
+    os.environ.update(env)
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0)
+    return env
+
+
+def _already_set() -> dict[str, str]:
+    names = ("DUCKDB_PATH", "DATABASE_URL", "SECRET_KEY", "LOG_LEVEL")
+    return {name: os.environ[name] for name in names if name in os.environ}
+
+
+# --- gunicorn --------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def gunicorn_command(
+    port: int, workers: int = 2, worker_class: str = "sync", threads: int = 4
+) -> list[str]:
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "liqsite.wsgi:application",
+        "--bind",
+        f"{HOST}:{port}",
+        "--workers",
+        str(workers),
+        "--worker-class",
+        worker_class,
+        "--no-control-socket",  # gunicorn 27 opens one in ~/.gunicorn otherwise
+    ]
+    if worker_class == "gthread":
+        command += ["--threads", str(threads)]
+    return command
+
+
+def start_server(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    with open(log, "wb") as out:
+        return subprocess.Popen(
+            command, cwd=REPO, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT
+        )
+
+
+def get(port: int, path: str, token: str | None = None, timeout: float = 10.0):
+    """(status, body) of one GET on loopback, with a token if given."""
+    conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
+    try:
+        headers = {"Authorization": f"Token {token}"} if token else {}
+        conn.request("GET", path, headers=headers)
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def wait_ready(
+    server: subprocess.Popen,
+    port: int,
+    log: Path,
+    path: str,
+    token: str | None = None,
+    limit: float = 30.0,
+) -> None:
+    """Until ``path`` answers below 400 (or the server dies, or ``limit`` seconds pass)."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"gunicorn exited ({server.returncode}):\n{log.read_text()[-3000:]}")
+        try:
+            if get(port, path, token, timeout=2.0)[0] < 400:
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"gunicorn did not answer within {limit:g} s:\n{log.read_text()[-3000:]}")
+
+
+def stop_server(server: subprocess.Popen) -> None:
+    if server.poll() is None:
+        server.terminate()  # SIGTERM: gunicorn's graceful shutdown
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=5)
+
+
+# --- timing and report -----------------------------------------------------------------------
+
+
+def timed(action: Callable[[], object], repeat: int) -> tuple[float, object]:
+    """Median seconds of ``repeat`` runs and the last run's result (the previous result is
+    dropped before each run, so at most one is alive)."""
+    times, result = [], None
+    for _ in range(repeat):
+        result = None
+        started = time.perf_counter()
+        result = action()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times), result
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "MISS"
+
+
+def machine_line() -> str:
+    load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    return f"machine: nproc={os.cpu_count()}  load average {load}  python={sys.version.split()[0]}"
