@@ -9,6 +9,7 @@ beside the database for as long as they write.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import shlex
@@ -55,7 +56,7 @@ def connect(path: Path | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
     path = Path(path or settings.DUCKDB_PATH)
     with contextlib.ExitStack() as stack:
         with reported(path, (OSError, *IO_ERRORS)):
-            path.parent.mkdir(parents=True, exist_ok=True)
+            _make_folder(path.parent)
             stack.enter_context(writer_lock(path))
             con = duckdb.connect(str(path))
         # from here an OSError is the caller's (an archive file, say), not the warehouse's
@@ -118,7 +119,7 @@ def writer_lock(path: Path, timeout: float | None = None) -> Iterator[None]:
             json.dumps(
                 {
                     "pid": os.getpid(),
-                    "command": shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]])[:200],
+                    "command": _command_line(),
                     "since": datetime.now(UTC).isoformat(timespec="seconds"),
                 }
             )
@@ -127,6 +128,20 @@ def writer_lock(path: Path, timeout: float | None = None) -> Iterator[None]:
     finally:
         owner.unlink(missing_ok=True)
         lock.release()
+
+
+def _make_folder(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:  # mkdir's word for "it is a file", which reads as no error at all
+        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(folder)) from None
+
+
+def _command_line() -> str:
+    """This process's command on one line, shortened: it goes into a one-line message."""
+    words = shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]).split()
+    line = " ".join(words)
+    return line if len(line) <= 120 else line[:119] + "…"
 
 
 def _owner_file(path: Path) -> Path:
