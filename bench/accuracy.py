@@ -92,7 +92,7 @@ def run(root: Path, symbol: str) -> None:
     print(f"models computed in {calc['compute_seconds']:.2f} s over {' .. '.join(calc['window'])}")
     with warehouse.connect() as con:
         start, end = warehouse.data_range(con, symbol)
-        end = end + pd.Timedelta(days=1)
+        end += DAY_MS
         rows = {m: warehouse.heatmap_rows(con, symbol, m, start, end) for m in registry.MODEL_NAMES}
         realized = warehouse.load_realized(con, symbol, start, end)
         path = warehouse.load_market(con, symbol, start, end)["klines"]

@@ -32,9 +32,9 @@ import sys
 import tempfile
 import time
 from datetime import UTC, date, datetime, timedelta
+from importlib import metadata
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -45,11 +45,15 @@ SYMBOL = "BTCUSDT"
 FIRST_DAY = date(2024, 1, 1)
 ROWS_PER_DAY = 1_000_000  # ~66 MB of CSV per daily file
 HEADER = "agg_trade_id,price,quantity,first_trade_id,last_trade_id,transact_time,is_buyer_maker\n"
-TYPED_COLUMNS = (
-    "{'agg_trade_id': 'BIGINT', 'price': 'DOUBLE', 'quantity': 'DOUBLE', "
-    "'first_trade_id': 'BIGINT', 'last_trade_id': 'BIGINT', 'transact_time': 'BIGINT', "
-    "'is_buyer_maker': 'BOOLEAN'}"
-)
+TYPED_COLUMNS = {
+    "agg_trade_id": "BIGINT",
+    "price": "DOUBLE",
+    "quantity": "DOUBLE",
+    "first_trade_id": "BIGINT",
+    "last_trade_id": "BIGINT",
+    "transact_time": "BIGINT",
+    "is_buyer_maker": "BOOLEAN",
+}
 MAX_RATIO = 1.25
 MAX_SECONDS_PER_GB = 5.0
 
@@ -177,17 +181,9 @@ def time_liqmap(files: list[Path], root: Path) -> tuple[float, int]:
 
 
 def time_read_csv(files: list[Path], db_path: Path, *, typed: bool) -> tuple[float, int]:
-    listing = ", ".join(f"'{path}'" for path in files)
-    options = f"header = true, columns = {TYPED_COLUMNS}" if typed else "header = true"
-    started = time.perf_counter()
-    con = duckdb.connect(str(db_path))
-    con.execute("SET enable_progress_bar = false")
-    con.execute(f"CREATE TABLE t AS SELECT * FROM read_csv([{listing}], {options})")
-    con.close()
-    seconds = time.perf_counter() - started
-    with duckdb.connect(str(db_path), read_only=True) as con:
-        rows = con.execute("SELECT count(*) FROM t").fetchone()[0]
-    return seconds, rows
+    from heatmaps import warehouse
+
+    return warehouse.bare_read_csv(files, db_path, TYPED_COLUMNS if typed else None)
 
 
 def day_of(path: Path) -> date:
@@ -248,7 +244,7 @@ def run(work: Path, gb: float, repeat: int) -> None:
         (work / stale).unlink(missing_ok=True)  # a re-run with --keep starts from empty files
     setup_django(work)
     print(
-        f"machine: nproc={os.cpu_count()}  duckdb={duckdb.__version__}  "
+        f"machine: nproc={os.cpu_count()}  duckdb={metadata.version('duckdb')}  "
         f"python={sys.version.split()[0]}"
     )
     print(f"work folder: {work}")

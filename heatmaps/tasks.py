@@ -228,12 +228,9 @@ def calculate(
         span = warehouse.data_range(con, symbol)
         if span is None:
             raise ValueError(f"no candles for {symbol} in the warehouse: run ingest first")
-        window_start = datetime.combine(start, datetime.min.time()) if start else span[0]
-        bar = timedelta(milliseconds=warehouse.BAR_MS)
-        last_bar_end = datetime.min + (span[1] - datetime.min) // bar * bar + bar
-        window_end = (
-            datetime.combine(end + timedelta(days=1), datetime.min.time()) if end else last_bar_end
-        )
+        bar = warehouse.BAR_MS
+        window_start = _day_ms(start) if start else span[0]
+        window_end = _day_ms(end + timedelta(days=1)) if end else span[1] // bar * bar + bar
         if window_start >= window_end:
             raise ValueError("the window is empty")
         # positions opened before the window still matter inside it: the models always start
@@ -242,13 +239,13 @@ def calculate(
         if weights.learning and registry.ENSEMBLE in names:  # only learned weights read them
             frames["realized"] = warehouse.load_realized(con, symbol, span[0], window_end)
         market = MarketData(**frames, symbol=symbol)
-        schedule = Calibration.schedule(symbol, before=window_end.replace(tzinfo=UTC))
+        schedule = Calibration.schedule(symbol, before=_utc(window_end))
         started = time.perf_counter()
-        results = _run_models(market, names, weights, schedule, _ms(window_start))
+        results = _run_models(market, names, weights, schedule, window_start)
         compute_seconds = time.perf_counter() - started
         summary = {
             "symbol": symbol,
-            "window": [window_start.isoformat(), window_end.isoformat()],
+            "window": [_naive_iso(window_start), _naive_iso(window_end)],
             "compute_seconds": round(compute_seconds, 3),
             "models": {},
         }
@@ -284,13 +281,20 @@ def _run_models(
     )
 
 
-def _ms(moment: datetime) -> int:
-    """Epoch ms of a warehouse time (naive, UTC: DuckDB's TIMESTAMP)."""
-    return int(moment.replace(tzinfo=UTC).timestamp() * 1000)
+def _day_ms(day: date) -> int:
+    """Epoch ms of a day's 00:00 UTC."""
+    return (day - date(1970, 1, 1)).days * DAY_MS
 
 
-def _write(con, symbol: str, result: ModelResult, start: datetime, end: datetime) -> dict:
-    lo, hi = _ms(start), _ms(end)
+def _utc(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+def _naive_iso(ms: int) -> str:
+    return _utc(ms).replace(tzinfo=None).isoformat()
+
+
+def _write(con, symbol: str, result: ModelResult, lo: int, hi: int) -> dict:
     heatmap = result.heatmap[
         (result.heatmap["time_bucket"] >= lo) & (result.heatmap["time_bucket"] <= hi)
     ]
@@ -306,8 +310,8 @@ def _write(con, symbol: str, result: ModelResult, start: datetime, end: datetime
         con,
         symbol=symbol,
         model=result.model,
-        window_start=start,
-        window_end=end,
+        window_start_ms=lo,
+        window_end_ms=hi,
         levels=levels,
         heatmap=heatmap,
         tier_heatmap=tiers,
@@ -350,8 +354,8 @@ def calibrate(
         span = warehouse.data_range(con, symbol)
         if span is None:
             raise ValueError(f"no candles for {symbol} in the warehouse: run ingest first")
-        first_day = span[0].date() + timedelta(days=1)
-        last_day = (span[1] + timedelta(milliseconds=warehouse.BAR_MS)).date()
+        first_day = _utc(span[0]).date() + timedelta(days=1)
+        last_day = _utc(span[1] + warehouse.BAR_MS).date()
         start, end = start or first_day, end or last_day
         if start > end:
             raise ValueError(f"the window {start}..{end} is empty: start is after end")
@@ -359,7 +363,7 @@ def calibrate(
         if not days:
             raise ValueError(
                 f"the window {start}..{end} is empty: {symbol}'s data covers "
-                f"{span[0]:%Y-%m-%d}..{span[1]:%Y-%m-%d}"
+                f"{_utc(span[0]):%Y-%m-%d}..{_utc(span[1]):%Y-%m-%d}"
             )
         known = set(
             Calibration.objects.filter(symbol=symbol, valid_from__date__in=days).values_list(
@@ -367,7 +371,7 @@ def calibrate(
             )
         )
         todo = [d for d in days if force or d not in known]
-        horizon = datetime.combine(max(todo), datetime.min.time()) if todo else span[0]
+        horizon = _day_ms(max(todo)) if todo else span[0]
         frames = warehouse.load_market(con, symbol, span[0], horizon)
         realized = warehouse.load_realized(con, symbol, span[0], horizon)
     summary = {"symbol": symbol, "fitted": 0, "prior": 0, "kept": len(days) - len(todo)}
@@ -376,7 +380,7 @@ def calibrate(
     market = MarketData(**frames, symbol=symbol)
     bars = build_bars(market)
     config = ModelConfig().resolved(market)
-    moments = np.array([_ms(datetime.combine(d, datetime.min.time())) for d in todo])
+    moments = np.array([_day_ms(d) for d in todo])
     fits = fitting.walk_forward(
         bars,
         realized,
@@ -388,9 +392,9 @@ def calibrate(
     for window_start, valid_from, result in fits:
         Calibration.objects.update_or_create(
             symbol=symbol,
-            valid_from=datetime.fromtimestamp(valid_from / 1000, UTC),
+            valid_from=_utc(valid_from),
             defaults={
-                "fit_start": datetime.fromtimestamp(window_start / 1000, UTC),
+                "fit_start": _utc(window_start),
                 "parameters": result.parameters.to_dict(),
                 "objective": _finite_or_none(result.log_likelihood),
                 "prior_objective": _finite_or_none(result.prior_log_likelihood),
@@ -477,7 +481,7 @@ def calculate_recent(symbol: str, days: int = 2) -> dict:
         span = warehouse.data_range(con, symbol)
     if span is None:
         return {"symbol": symbol, "skipped": "no data"}
-    start = span[1].date() - timedelta(days=days - 1)
+    start = _utc(span[1]).date() - timedelta(days=days - 1)
     return calculate(symbol, "all", start=start)
 
 
@@ -506,13 +510,12 @@ def _score(run: BacktestRun) -> list[dict]:
     unknown = [h for h in horizons if h not in HORIZONS_MS]
     if unknown:
         raise ValueError(f"unknown horizon(s) {unknown}; known: {', '.join(HORIZONS_MS)}")
-    start = datetime.combine(run.start, datetime.min.time())
-    end = datetime.combine(run.end + timedelta(days=1), datetime.min.time())
-    longest = timedelta(milliseconds=max(HORIZONS_MS[h] for h in horizons))
+    start, end = _day_ms(run.start), _day_ms(run.end + timedelta(days=1))
+    longest = max(HORIZONS_MS[h] for h in horizons)
     results = []
-    with warehouse.connect() as con:
+    with warehouse.snapshot_connection() as con:  # what the web serves, read-only
         realized = warehouse.load_realized(con, run.symbol, start, end + longest)
-        path = warehouse.load_market(con, run.symbol, start, end + longest)["klines"]
+        path = warehouse.load_bars(con, run.symbol, start, end + longest)
         for model in [m.strip() for m in run.model_names.split(",") if m.strip()]:
             heatmap, step = warehouse.heatmap_rows(con, run.symbol, model, start, end)
             if heatmap.empty or path is None:
@@ -555,15 +558,11 @@ def _finite(figures: dict) -> dict:
 def paper_trade(symbol: str, start: date, end: date, model: str = "ensemble") -> dict:
     """Trend following with and without the signal filter over ``start``..``end``, on the
     stored heatmaps and realized liquidations (DESIGN §6)."""
-    lo = datetime.combine(start, datetime.min.time())
-    hi = datetime.combine(end + timedelta(days=1), datetime.min.time())
-    with warehouse.connect() as con:
+    lo, hi = _day_ms(start), _day_ms(end + timedelta(days=1))
+    with warehouse.snapshot_connection() as con:  # what the web serves, read-only
         heatmap, step = warehouse.heatmap_rows(con, symbol, model, lo, hi)
-        flows = warehouse.hourly_flows(con, symbol, model, lo - timedelta(days=1), hi)
-        confidence = con.execute(
-            "SELECT max_by(confidence, as_of) FROM model_runs WHERE symbol = ? AND model = ?",
-            [symbol, model],
-        ).fetchone()[0]
+        flows = warehouse.hourly_flows(con, symbol, model, lo - DAY_MS, hi)
+        confidence = warehouse.latest_confidence(con, symbol, model)
     if heatmap.empty or flows.empty:
         raise ValueError(f"no {model} heatmap for {symbol} in {start}..{end}: calculate first")
     flows = flows.set_index("time")
@@ -575,7 +574,7 @@ def paper_trade(symbol: str, start: date, end: date, model: str = "ensemble") ->
         float(confidence),
         step,
     )
-    closes = flows["close"][(flows.index >= _ms(lo)) & (flows.index < _ms(hi))]
+    closes = flows["close"][(flows.index >= lo) & (flows.index < hi)]
     result = paper_trade_engine(closes, actions)
     result["signals"] = {k: int(v) for k, v in actions.value_counts().items()}
     return {"symbol": symbol, "model": model, "start": str(start), "end": str(end), **result}

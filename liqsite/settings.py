@@ -123,6 +123,8 @@ MODEL_WEIGHTS = env.json("MODEL_WEIGHTS", default=None)
 SERVING_PATH = Path(env.str("SERVING_PATH", default=str(DUCKDB_PATH.parent / "serving")))
 # Waits before retrying a failed warehouse read; after the last one the API answers 503.
 WAREHOUSE_RETRY_DELAYS = [float(x) for x in env.list("WAREHOUSE_RETRY_DELAYS", default=[1, 3, 9])]
+# Seconds a writer waits for another writer's lock before giving up (naming the holder).
+WAREHOUSE_LOCK_TIMEOUT = env.float("WAREHOUSE_LOCK_TIMEOUT", default=600.0)
 FETCH_RETRIES = env.int("FETCH_RETRIES", default=3)
 # Waits between download attempts: 1x, 3x, 9x this many seconds.
 FETCH_BACKOFF_SECONDS = env.float("FETCH_BACKOFF_SECONDS", default=1.0)

@@ -115,3 +115,20 @@ def test_the_admin_queues_a_backtest_and_the_worker_scores_it(served, clients):
     run_queued_tasks()
     run.refresh_from_db()
     assert run.status == BacktestRun.Status.DONE
+
+
+def test_scoring_and_paper_trading_read_while_a_writer_holds_the_warehouse(served, settings):
+    """They read the served snapshot read-only: a calculate holding the writer lock for an hour
+    never makes them wait (here they would give up after 1 s if they asked for the lock)."""
+    from heatmaps import warehouse
+
+    settings.WAREHOUSE_LOCK_TIMEOUT = 1
+    run = BacktestRun.objects.create(
+        start="2024-01-04", end="2024-01-09", horizons="24h", model_names="ensemble"
+    )
+    with warehouse.connect():
+        tasks.backtest(run.pk)
+        traded = tasks.paper_trade("BTCUSDT", date(2024, 1, 4), date(2024, 1, 10))
+    run.refresh_from_db()
+    assert run.status == BacktestRun.Status.DONE, run.error
+    assert traded["signals"]

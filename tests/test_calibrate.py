@@ -16,6 +16,7 @@ from .conftest import SAMPLE
 
 pytestmark = pytest.mark.django_db
 EVERY_DATASET_BUT_LIQUIDATIONS = "metrics,fundingRate,klines,markPriceKlines,aggTrades"
+JAN_1_MS, DAY_MS = 1_704_067_200_000, 86_400_000
 
 
 def ingest(last_day: int, datasets: str | None = None) -> None:
@@ -92,13 +93,13 @@ def test_calculate_uses_each_calibration_from_its_time_on_and_nothing_before(war
     tasks.calculate("BTCUSDT", "binance_standard")
     with warehouse.connect() as con:
         prior, _ = warehouse.heatmap_rows(
-            con, "BTCUSDT", "binance_standard", datetime(2024, 1, 1), datetime(2024, 1, 12)
+            con, "BTCUSDT", "binance_standard", JAN_1_MS, JAN_1_MS + 11 * DAY_MS
         )
     tasks.calibrate("BTCUSDT")
     tasks.calculate("BTCUSDT", "binance_standard")
     with warehouse.connect() as con:
         fitted, _ = warehouse.heatmap_rows(
-            con, "BTCUSDT", "binance_standard", datetime(2024, 1, 1), datetime(2024, 1, 12)
+            con, "BTCUSDT", "binance_standard", JAN_1_MS, JAN_1_MS + 11 * DAY_MS
         )
     first_fit = int(datetime(2024, 1, 9, tzinfo=UTC).timestamp() * 1000)
     keys = ["time_bucket", "price_bucket", "side"]

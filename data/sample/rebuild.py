@@ -12,7 +12,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-import duckdb
+import pandas as pd
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 OUT = Path(__file__).resolve().parent
@@ -49,11 +49,10 @@ def main() -> None:
     truth = OUT / "sim-dev" / "truth"
     truth.mkdir(parents=True, exist_ok=True)
     end_ms = 1704067200000 + len(DAYS) * 86_400_000
-    duckdb.sql(
-        f"COPY (SELECT * FROM '{sim / 'truth/pending_heatmap.parquet'}' "
-        f"WHERE hour_open_time < {end_ms} ORDER BY ALL) "
-        f"TO '{truth / 'pending_heatmap.parquet'}' (FORMAT parquet, COMPRESSION zstd)"
-    )
+    heatmap = pd.read_parquet(sim / "truth/pending_heatmap.parquet")
+    heatmap = heatmap[heatmap["hour_open_time"] < end_ms].astype({"side": str})
+    heatmap = heatmap.sort_values(list(heatmap.columns), ignore_index=True)
+    heatmap.to_parquet(truth / "pending_heatmap.parquet", compression="zstd", index=False)
     print(f"sample rebuilt in {OUT}", file=sys.stderr)
 
 

@@ -1,10 +1,17 @@
-"""Argument types the commands share, so that bad input fails with the argument's name."""
+"""What the commands share: argument types, so that bad input fails with the argument's name,
+and the one-line report of a job that cannot run."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import re
+from collections.abc import Iterator
 from datetime import date
+
+from django.core.management.base import CommandError
+
+from heatmaps.warehouse import WarehouseError
 
 _SYMBOL = re.compile(r"^[A-Z0-9]{2,20}$")
 
@@ -30,7 +37,15 @@ def add_period(parser: argparse.ArgumentParser) -> None:
 
 
 def check_period(options: dict) -> None:
-    from django.core.management.base import CommandError
-
     if options["start"] > options["end"]:
         raise CommandError(f"--start {options['start']} is after --end {options['end']}")
+
+
+@contextlib.contextmanager
+def one_line_failures() -> Iterator[None]:
+    """A job's expected failures (bad input, a warehouse that cannot be written or is busy)
+    end the command with their one-line message and exit status 1, not a traceback."""
+    try:
+        yield
+    except (ValueError, WarehouseError) as exc:
+        raise CommandError(str(exc)) from None

@@ -3,7 +3,7 @@ from django.core.management.base import BaseCommand, CommandError
 from heatmaps import tasks
 from models_engine import registry
 
-from ._args import day, symbol
+from ._args import day, one_line_failures, symbol
 
 
 class Command(BaseCommand):
@@ -21,10 +21,8 @@ class Command(BaseCommand):
         start, end = options["start"], options["end"]
         if start and end and start > end:
             raise CommandError(f"--start {start} is after --end {end}")
-        try:
+        with one_line_failures():
             summary = tasks.calculate(options["symbol"], options["model"], start, end)
-        except ValueError as exc:
-            raise CommandError(str(exc)) from None
         window = " .. ".join(summary["window"])
         self.stdout.write(
             f"{summary['symbol']} {window}: models computed in {summary['compute_seconds']:.2f} s"

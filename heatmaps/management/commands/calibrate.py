@@ -1,8 +1,8 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
 from heatmaps import tasks
 
-from ._args import day, symbol
+from ._args import day, one_line_failures, symbol
 
 
 class Command(BaseCommand):
@@ -21,7 +21,7 @@ class Command(BaseCommand):
         parser.add_argument("--force", action="store_true", help="refit days already calibrated")
 
     def handle(self, *args, **options):
-        try:
+        with one_line_failures():
             summary = tasks.calibrate(
                 options["symbol"],
                 options["start"],
@@ -29,8 +29,6 @@ class Command(BaseCommand):
                 force=options["force"],
                 progress=options["verbosity"] > 0,
             )
-        except ValueError as exc:
-            raise CommandError(str(exc)) from None
         self.stdout.write(
             f"{summary['symbol']}: {summary['fitted']} fitted, {summary['prior']} left to the "
             f"prior (too few liquidations), {summary['kept']} already calibrated"

@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from heatmaps import tasks
 
-from ._args import add_period, check_period
+from ._args import add_period, check_period, one_line_failures
 
 
 class Command(BaseCommand):
@@ -28,7 +28,7 @@ class Command(BaseCommand):
         source = options["source"]
         if source is not None and not source.is_dir():
             raise CommandError(f"--source {source} is not a folder")
-        try:
+        with one_line_failures():
             summary = tasks.ingest(
                 options["symbol"],
                 options["start"],
@@ -37,8 +37,6 @@ class Command(BaseCommand):
                 datasets=options["datasets"],
                 progress=options["verbosity"] > 0,
             )
-        except ValueError as exc:
-            raise CommandError(str(exc)) from None
         self._print(summary)
         if summary["rejected"]:
             raise CommandError(f"{len(summary['rejected'])} file(s) rejected (see above)")

@@ -1,9 +1,9 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
 from heatmaps import tasks
 from models_engine import registry
 
-from ._args import add_period, check_period
+from ._args import add_period, check_period, one_line_failures
 
 
 class Command(BaseCommand):
@@ -17,12 +17,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         check_period(options)
-        try:
+        with one_line_failures():
             r = tasks.paper_trade(
                 options["symbol"], options["start"], options["end"], options["model"]
             )
-        except ValueError as exc:
-            raise CommandError(str(exc)) from None
         self.stdout.write(
             f"{r['symbol']} {r['start']}..{r['end']}, {r['hours']} hours, signals "
             f"from {r['model']}: {r['signals']}"

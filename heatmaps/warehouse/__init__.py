@@ -1,0 +1,98 @@
+"""Every DuckDB statement liqmap runs; nothing else in the project imports duckdb.
+
+One module per concern: ``schema`` (tables and migrations), ``connection`` (the writer lock,
+the one transaction, WarehouseError), ``loading`` (archive files into raw tables),
+``model_io`` (what the jobs read and write), ``serving`` (published snapshots and their
+readers), ``queries`` (what the API and the jobs ask). Every public function takes and returns
+times as epoch ms UTC. Callers write ``warehouse.load_market(...)``: the names are here.
+"""
+
+from .connection import WarehouseBusy, WarehouseError, connect, transaction, writer_lock
+from .loading import (
+    FileRecord,
+    LoadResult,
+    bare_read_csv,
+    find_file,
+    load_file,
+    sha256_of,
+    table_counts,
+)
+from .model_io import (
+    BAR_MS,
+    bar_interval,
+    data_range,
+    load_bars,
+    load_market,
+    load_realized,
+    replace_model_output,
+)
+from .queries import (
+    candles,
+    heatmap_cells,
+    heatmap_extent,
+    heatmap_rows,
+    hourly_flows,
+    last_liquidation,
+    latest_confidence,
+    latest_run,
+    levels,
+    predicted_total,
+    realized_events,
+    realized_total,
+)
+from .schema import MIGRATIONS, RAW_TABLES, migrate
+from .serving import (
+    SERVED_TABLES,
+    WarehouseUnavailable,
+    current_snapshot,
+    publish,
+    read,
+    served_symbols,
+    snapshot_connection,
+    snapshot_id,
+)
+
+__all__ = [
+    "BAR_MS",
+    "MIGRATIONS",
+    "RAW_TABLES",
+    "SERVED_TABLES",
+    "FileRecord",
+    "LoadResult",
+    "WarehouseBusy",
+    "WarehouseError",
+    "WarehouseUnavailable",
+    "bar_interval",
+    "bare_read_csv",
+    "candles",
+    "connect",
+    "current_snapshot",
+    "data_range",
+    "find_file",
+    "heatmap_cells",
+    "heatmap_extent",
+    "heatmap_rows",
+    "hourly_flows",
+    "last_liquidation",
+    "latest_confidence",
+    "latest_run",
+    "levels",
+    "load_file",
+    "load_bars",
+    "load_market",
+    "load_realized",
+    "migrate",
+    "predicted_total",
+    "publish",
+    "read",
+    "realized_events",
+    "realized_total",
+    "replace_model_output",
+    "served_symbols",
+    "sha256_of",
+    "snapshot_connection",
+    "snapshot_id",
+    "table_counts",
+    "transaction",
+    "writer_lock",
+]
