@@ -1,4 +1,4 @@
-"""The dashboard pages: behind the login, plotly served from the installed package (never a
+"""The dashboard pages: behind the login, plotly served from this server (never a
 CDN), the navigation, and the choices the API accepts."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ PAGES = {
     "compare": "js/compare.js",
     "backtests": "js/backtests.js",
 }
-PLOTLY = "/static/plotly/plotly.min.js"
+PLOTLY = "/static/vendor/plotly.min.js"
 
 
 @pytest.fixture(autouse=True)
@@ -56,9 +56,7 @@ def test_the_root_redirects_to_the_heatmap(trader_client):
 
 
 @pytest.mark.parametrize(("name", "script"), PAGES.items())
-def test_each_page_renders_with_plotly_from_the_package_and_its_own_script(
-    trader_client, name, script
-):
+def test_each_page_renders_with_the_vendored_plotly_and_its_own_script(trader_client, name, script):
     response = trader_client.get(reverse(name))
     assert response.status_code == 200
     html = response.content.decode()
@@ -68,7 +66,7 @@ def test_each_page_renders_with_plotly_from_the_package_and_its_own_script(
 
 
 def test_plotly_and_the_page_assets_are_served_from_this_server(trader_client):
-    assert finders.find("plotly/plotly.min.js") is not None
+    assert finders.find("vendor/plotly.min.js") is not None
     for url in (
         PLOTLY,
         "/static/js/liqmap.js",

@@ -52,8 +52,8 @@ def plain_static_urls(settings):
 
 @pytest.fixture(scope="package")
 def shared_page(browser) -> Page:
-    # One tab for the package: chromium needs more than a second to compile plotly.js in a new
-    # tab, and well under one in a tab that already ran it.
+    # One tab for the package: chromium compiles plotly.js again in every new tab, and not in
+    # a tab that already ran it.
     context = browser.new_context(viewport=VIEWPORT, reduced_motion="reduce", locale="en-US")
     page = context.new_page()
     page.set_default_timeout(15_000)

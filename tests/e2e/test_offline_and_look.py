@@ -26,7 +26,7 @@ def test_no_page_asks_anything_of_another_machine(page, live_server, dashboard_u
         wait_for_plot(page)
     page.goto(live_server.url + "/api/docs/")
     page.wait_for_load_state("networkidle")
-    assert any("/static/plotly/plotly.min.js" in url for url in requested)
+    assert any("/static/vendor/plotly.min.js" in url for url in requested)
     assert [url for url in requested if not is_local(url)] == []
 
 
