@@ -5,7 +5,7 @@ UV := $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
 RUN := $(UV) run --locked
 SAMPLE := data/sample/sim-dev
 
-.PHONY: install demo test lint bench
+.PHONY: install browser demo test lint bench plotly
 
 install:
 	@command -v uv >/dev/null 2>&1 || [ -x "$(UV)" ] || python3 -m pip install --quiet --user "uv>=0.5"
@@ -22,10 +22,18 @@ demo: install .env
 	$(RUN) python manage.py ingest --source $(SAMPLE) --symbol BTCUSDT --start 2024-01-01 --end 2024-01-10
 	$(RUN) python manage.py calibrate --symbol BTCUSDT
 	$(RUN) python manage.py calculate --symbol BTCUSDT --model all
+	$(RUN) python manage.py backtest --symbol BTCUSDT --start 2024-01-02 --end 2024-01-09
+	$(RUN) python manage.py setup_schedules --symbol BTCUSDT
 	$(RUN) python manage.py demo_user
 	$(RUN) python manage.py runserver 127.0.0.1:8000
 
-test: install
+# the end-to-end tests drive Debian's Chromium and compare screenshots drawn in DejaVu fonts
+browser:
+	@[ -x /usr/bin/chromium ] && [ -d /usr/share/fonts/truetype/dejavu ] || { \
+	  echo "make test needs Chromium and the DejaVu fonts for its end-to-end tests:"; \
+	  echo "  sudo apt-get install -y chromium fonts-dejavu-core"; exit 1; }
+
+test: install browser
 	$(RUN) pytest
 
 lint: install
@@ -35,4 +43,9 @@ bench: install
 	$(RUN) python bench/ingest.py
 	$(RUN) python bench/compute.py
 	$(RUN) python bench/api.py
+	$(RUN) python bench/first_draw.py
 	$(RUN) python bench/accuracy.py $(SAMPLE)
+
+# Rebuild static/vendor/plotly.min.js (committed; needs Node and npm, nothing else does)
+plotly:
+	cd tools/plotly && npm ci --no-audit --no-fund && npm run build
