@@ -144,6 +144,10 @@ class BacktestListView(ListAPIView):
     queryset = BacktestRun.objects.all()
     serializer_class = serializers.BacktestRunSerializer
 
+    @extend_schema(responses={200: serializers.BacktestRunSerializer(many=True), **ERRORS})
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
 
 class BacktestDetailView(RetrieveAPIView):
     queryset = BacktestRun.objects.all()
