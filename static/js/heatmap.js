@@ -53,7 +53,7 @@
       shapes: lines.map((l) => l.shape), annotations: lines.map((l) => l.annotation),
       xaxis: {...liqmap.axis, type: "date", rangeslider: {visible: false}, showgrid: false},
       yaxis: {...liqmap.axis, side: "right", tickprefix: "$", tickformat: ",.0f", showgrid: false,
-              ...(view ? {range: view} : {autorange: true})}}),
+              ...(view ? {range: view, autorange: false} : {autorange: true})}}),
     // a double-click always zooms back out to the timeframe (the page fetches it again)
     {...liqmap.config, doubleClick: "autosize"});
   }
@@ -108,7 +108,8 @@
     zoom = {};
     load(true);
   });
-  Plotly.newPlot(plot, [], liqmap.layout({xaxis: liqmap.axis, yaxis: liqmap.axis}), liqmap.config);
+  // copies: plotly writes its ranges into the axis objects it is given
+  Plotly.newPlot(plot, [], liqmap.layout({xaxis: {...liqmap.axis}, yaxis: {...liqmap.axis}}), liqmap.config);
   plot.on("plotly_relayout", (ev) => {
     const x = ev["xaxis.range[0]"], y = ev["yaxis.range[0]"];
     if (ev["xaxis.autorange"] || ev["yaxis.autorange"]) zoom = {};  // double-click: back out

@@ -138,3 +138,14 @@ def test_no_badge_on_data_from_elsewhere(page, live_server, dashboard_user):
     log_in(page, live_server, "/heatmap/")
     wait_for_plot(page)
     expect(page.locator("#sample-badge")).to_have_count(0)
+
+
+def test_12h_is_drawn_around_its_candles(page, live_server, dashboard_user):
+    log_in(page, live_server, "/heatmap/")
+    wait_for_plot(page)
+    body = answer_of(page, lambda: page.click("label:has-text('12h')"))
+    meta = body["metadata"]
+    shown = plotted(page, "plot._fullLayout.yaxis.range")
+    assert shown == [meta["view_price_min"], meta["view_price_max"]]
+    # the rows beyond are drawn too, for a zoom out
+    assert plotted(page, "plot.data[0].y[0]") < shown[0]
