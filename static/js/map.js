@@ -4,7 +4,9 @@
   const form = document.getElementById("controls");
   const plot = document.getElementById("plot");
   const [title, stats, errorBox] = ["title", "stats", "error"].map((id) => document.getElementById(id));
-  const TIER_COLOURS = {5: "#4c5fd7", 10: "#3b9be8", 20: "#1fb5a0", 25: "#8fd14f", 50: "#fdb827", 100: "#e879f9"};  // 100x: not the longs' red
+  // one colour a tier, none of them the longs' red or the shorts' teal of the curves
+  const TIER_COLOURS = {2: "#7b61ff", 3: "#5b6ee8", 5: "#4c5fd7", 10: "#3b9be8", 20: "#1fb5a0", 25: "#8fd14f",
+                        50: "#fdb827", 75: "#ff8c42", 100: "#e879f9", 125: "#d8dde8"};
   let data;
 
   // a round bar width giving about 120 bars across the shown range

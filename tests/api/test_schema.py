@@ -55,7 +55,8 @@ def test_the_schema_says_what_the_api_refuses_and_the_429(tmp_path):
     schema = yaml.safe_load((tmp_path / "s.yml").read_text())
     for path, operations in schema["paths"].items():
         if path.startswith("/api/v1/"):
-            assert "429" in operations["get"]["responses"], path
+            throttled = operations["get"]["responses"]["429"]
+            assert "Retry-After" in throttled["headers"], path
     heatmap = {
         p["name"]: p for p in schema["paths"]["/api/v1/liquidations/heatmap"]["get"]["parameters"]
     }
