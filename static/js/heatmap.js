@@ -85,7 +85,9 @@
     // no tier ticked is a choice the page cannot draw: say so rather than show every tier
     noTier.hidden = chosenTiers().length > 0;
     plot.hidden = !noTier.hidden;
-    if (!noTier.hidden) {
+    if (!noTier.hidden) {  // nothing drawn, so no figures either
+      [stats, warnings].forEach((list) => list.replaceChildren());
+      banner.hidden = true;
       plot.dataset.state = "empty";
       return;
     }

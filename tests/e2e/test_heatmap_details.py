@@ -58,6 +58,7 @@ def test_unticking_every_tier_says_no_tier_is_selected(page, live_server, dashbo
     expect(page.locator("#no-tier")).to_be_visible()
     expect(page.locator("#no-tier")).to_contain_text("No leverage tier selected")
     expect(page.locator("#plot")).to_be_hidden()
+    expect(page.locator("#stats")).to_be_empty()
     # the last click asked for nothing: no tier is not every tier
     assert len(requests) == boxes.count() - 1
     assert all("leverage=" in url for url in requests)
