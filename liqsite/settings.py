@@ -58,6 +58,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "heatmaps.sample_data.context",
             ],
         },
     },
@@ -112,6 +113,10 @@ DUCKDB_PATH = Path(
 )
 # Root of a local mirror of the archive: files live under data/futures/um/... below it.
 BINANCE_DATA_PATH = Path(env.str("BINANCE_DATA_PATH", default=str(BASE_DIR / "data/binance")))
+# The bundled sample: data ingested from here is badged "sample data" on every page
+# (heatmaps/sample_data.py); SAMPLE_DATA=true/false overrides what the ingest history says.
+SAMPLE_DATA_PATH = BASE_DIR / "data" / "sample"
+SAMPLE_DATA = env.bool("SAMPLE_DATA", default=None)
 BINANCE_BASE_URL = env.str("BINANCE_BASE_URL", default="https://data.binance.vision/")
 # the first active ensemble weights, as JSON by member; unset: the engine's DEFAULT_WEIGHTS
 MODEL_WEIGHTS = env.json("MODEL_WEIGHTS", default=None)
@@ -139,7 +144,12 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"user": env.str("API_THROTTLE_RATE", default="1200/min")},
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # JSON first; HTML (the browsable API) only for a person logged in (see negotiation.py)
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "heatmaps.api.negotiation.BrowsableForSessions",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "heatmaps.api.errors.handle",
 }
@@ -151,6 +161,16 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # dark, like the app (Swagger UI's dark look is static/css/api-docs.css)
+    "REDOC_UI_SETTINGS": {
+        "theme": {
+            "colors": {"primary": {"main": "#1fb5a0"}, "text": {"primary": "#e3e6ee"}},
+            "typography": {"fontFamily": "system-ui, sans-serif", "code": {"color": "#fde725"}},
+            "sidebar": {"backgroundColor": "#0d111c", "textColor": "#e3e6ee"},
+            "rightPanel": {"backgroundColor": "#151b2b"},
+            "schema": {"nestedBackground": "#151b2b", "typeNameColor": "#8089a0"},
+        }
+    },
     "COMPONENT_SPLIT_REQUEST": True,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "ENUM_NAME_OVERRIDES": {

@@ -24,6 +24,15 @@ DEFAULT_LEVERAGE_PRIOR = MappingProxyType(
 )
 LEVEL_COLUMNS = ["price_level", "price_bucket", "volume", "side", "leverage", "confidence"]
 INVALID_BELOW = 0.3  # a result less confident than this is stored flagged is_valid = false
+# At or above: complete data and agreeing members (the ensemble stays below it when they differ).
+CONFIDENT_FROM = 0.7
+
+
+def confidence_band(confidence: float) -> str:
+    """ "low" (flagged invalid), "medium" or "high": how far a trader may lean on a result."""
+    if confidence < INVALID_BELOW:
+        return "low"
+    return "medium" if confidence < CONFIDENT_FROM else "high"
 
 
 def low_confidence_warning(confidence: float) -> str:

@@ -40,17 +40,31 @@ def mean_levels(levels: pd.DataFrame) -> dict[str, float]:
     return out
 
 
+def disagreement_zones(mean_levels_by_member: list[dict[str, float]], price: float) -> list[dict]:
+    """Per side, the span of the members' mean levels and its width as a share of ``price``:
+    ``[{"side", "low", "high", "gap"}]``, sides where fewer than two members have levels left
+    out. A zone is a disagreement when ``gap > DISAGREEMENT_LIMIT``.
+
+    mean_levels_by_member : one ``mean_levels`` answer per member, e.g. ``[{"long": 41_000.0}]``
+    """
+    zones = []
+    if not (price and np.isfinite(price) and price > 0):
+        return zones
+    for side in ("long", "short"):
+        means = [m[side] for m in mean_levels_by_member if side in m]
+        if len(means) > 1:
+            low, high = min(means), max(means)
+            zones.append({"side": side, "low": low, "high": high, "gap": (high - low) / price})
+    return zones
+
+
 def disagreement(members: list[ModelResult], price: float) -> tuple[float, str | None]:
     """Largest gap between members' mean levels on one side, as a share of price."""
-    worst, worst_side = 0.0, None
-    by_member = [mean_levels(m.levels) for m in members]
-    for side in ("long", "short"):
-        means = [m[side] for m in by_member if side in m]
-        if len(means) > 1 and price > 0:
-            gap = (max(means) - min(means)) / price
-            if gap > worst:
-                worst, worst_side = gap, side
-    return worst, worst_side
+    zones = disagreement_zones([mean_levels(m.levels) for m in members], price)
+    worst = max(zones, key=lambda z: z["gap"], default=None)
+    if worst is None or worst["gap"] <= 0:
+        return 0.0, None
+    return worst["gap"], worst["side"]
 
 
 def combined_confidence(members: list[ModelResult], weights: list[float], price: float):

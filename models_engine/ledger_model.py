@@ -97,12 +97,15 @@ class LedgerModel(AbstractLiquidationModel):
         mark_share = float(bars.has_mark.mean())
         days = n * bars.bar_ms / DAY_MS
         if oi_share < 0.99:
-            warnings.append(f"open interest missing for {100 * (1 - oi_share):.0f}% of bars")
+            warnings.append(
+                f"open interest missing for {100 * (1 - oi_share):.0f} % of this period"
+            )
         if traded_share < 0.99:
-            warnings.append(f"candles missing for {100 * (1 - traded_share):.0f}% of bars")
+            warnings.append(f"candles missing for {100 * (1 - traded_share):.0f} % of this period")
         if mark_share < 0.99:
             warnings.append(
-                f"mark price missing for {100 * (1 - mark_share):.0f}% of bars: trade prices used"
+                f"mark price missing for {100 * (1 - mark_share):.0f} % of this period: "
+                "levels are placed on trade prices there"
             )
         if days < 7:
             warnings.append(f"a window of {days:.1f} days: positions opened before it are unknown")

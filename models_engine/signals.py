@@ -41,6 +41,14 @@ def nearest_cluster(
     return float(clusters.index[nearest]), float(distance[nearest])
 
 
+def compact_usd(value: float) -> str:
+    """USDT as a trader reads it: $55.7M, $830k, $420."""
+    for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= size:
+            return f"${value / size:.1f}".rstrip("0").rstrip(".") + suffix
+    return f"${value:,.0f}"
+
+
 def trading_signal(
     levels: pd.DataFrame,
     price: float,
@@ -50,12 +58,19 @@ def trading_signal(
     realized_last_day: float,
     step: float,
 ) -> dict:
-    """The action a bot should take now, with the reason in words (volumes in USDT)."""
+    """The action a bot should take now, with the reason in words (volumes in USDT).
+
+    ``cluster_ahead``: a cluster lies within AVOID_WITHIN of the price, whatever the action.
+    """
     cluster, distance = nearest_cluster(levels, price, step)
     signal = {
         "confidence": round(float(confidence), 4),
         "cluster_price": cluster,
         "distance_pct": None if distance is None else round(100 * distance, 3),
+        "cluster_ahead": distance is not None and distance <= AVOID_WITHIN,
+        "cluster_within_pct": round(100 * AVOID_WITHIN, 3),
+        "realized_last_hour": float(realized_last_hour),
+        "predicted_last_hour": float(predicted_last_hour),
     }
     if confidence < WAIT_BELOW_CONFIDENCE:
         return {
@@ -73,15 +88,15 @@ def trading_signal(
             **signal,
             "action": "REVERSAL_OPPORTUNITY",
             "reason": (
-                f"Liquidation cascade: ${realized_last_hour:,.0f} liquidated in the "
-                f"last hour against ${predicted_last_hour:,.0f} predicted"
+                f"Liquidation cascade: {compact_usd(realized_last_hour)} liquidated in the "
+                f"last hour against {compact_usd(predicted_last_hour)} predicted"
             ),
         }
-    if distance is not None and distance <= AVOID_WITHIN:
+    if signal["cluster_ahead"]:
         return {
             **signal,
             "action": "AVOID",
             "reason": f"Liquidation cluster at ${cluster:,.0f} ({100 * distance:.2f}% away)",
         }
-    reason = "No liquidation cluster within 2% of the price"
+    reason = f"No liquidation cluster within {100 * AVOID_WITHIN:g}% of the price"
     return {**signal, "action": "CLEAR", "reason": reason}

@@ -119,12 +119,18 @@ class TradeClustersModel(LedgerModel):
     def quality(self, bars: Bars, market: MarketData) -> tuple[float, list[str]]:
         confidence, warnings = super().quality(bars, market)
         if not market.has("trades"):
-            warnings.append("no aggTrades: 5-minute taker flow used for every bar")
+            warnings.append(
+                "no trade data for this period: the trade-cluster model estimates where "
+                "positions opened from 5-minute candles only"
+            )
             return confidence * 0.6, warnings
         index = (market.trades["transact_time"].to_numpy(np.int64) - bars.open_time[0]) // (
             bars.bar_ms
         )
         covered = len(np.unique(index[(index >= 0) & (index < len(bars))])) / max(len(bars), 1)
         if covered < 0.99:
-            warnings.append(f"aggTrades cover {100 * covered:.0f}% of bars: taker flow elsewhere")
+            warnings.append(
+                f"trade data covers only {100 * covered:.0f} % of this period: the trade-cluster "
+                "model sees part of it (5-minute candles stand in for the rest)"
+            )
         return confidence * (0.6 + 0.4 * covered), warnings

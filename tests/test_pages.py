@@ -145,3 +145,63 @@ def test_the_pages_offer_exactly_the_choices_the_api_accepts():
     assert list(params.LEVERAGE_TIERS) == views.LEVERAGE_TIERS
     assert set(views.MODELS) == set(registry.MODEL_NAMES)
     assert views.DEFAULT_TIMEFRAME in views.TIMEFRAMES
+
+
+@pytest.fixture
+def fresh_sample_answer():
+    from heatmaps import sample_data
+
+    sample_data._answers.clear()
+    yield sample_data
+    sample_data._answers.clear()
+
+
+def ingest_run(source: str):
+    from datetime import date
+
+    from heatmaps.models import IngestRun
+
+    return IngestRun.objects.create(
+        symbol="BTCUSDT",
+        start=date(2024, 1, 1),
+        end=date(2024, 1, 10),
+        source=source,
+        status=IngestRun.Status.OK,
+    )
+
+
+def test_the_sample_is_known_by_where_it_was_ingested_from(served, fresh_sample_answer):
+    assert not fresh_sample_answer.is_sample()
+    ingest_run("/srv/binance")
+    fresh_sample_answer._answers.clear()
+    assert not fresh_sample_answer.is_sample()
+    ingest_run("data/sample/sim-dev")  # as `make demo` passes it, relative to the project
+    fresh_sample_answer._answers.clear()
+    assert fresh_sample_answer.is_sample()
+
+
+def test_the_sample_answer_is_kept_per_snapshot_and_can_be_forced(
+    served, fresh_sample_answer, settings, django_assert_num_queries
+):
+    ingest_run("data/sample/sim-dev")
+    assert fresh_sample_answer.is_sample()
+    with django_assert_num_queries(0):  # the same snapshot: no query
+        assert fresh_sample_answer.is_sample()
+    settings.SAMPLE_DATA = False
+    assert not fresh_sample_answer.is_sample()
+
+
+def test_the_badge_shows_on_the_pages_only_for_the_sample(
+    served, trader_client, fresh_sample_answer
+):
+    assert b"sample-badge" not in trader_client.get(reverse("heatmap")).content
+    ingest_run("data/sample/sim-dev")
+    fresh_sample_answer._answers.clear()
+    page = trader_client.get(reverse("map")).content.decode()
+    assert "Sample data · synthetic positions on real candles" in page
+
+
+def test_every_page_has_the_svg_favicon(trader_client):
+    page = trader_client.get(reverse("heatmap")).content.decode()
+    assert '<link rel="icon" type="image/svg+xml" href="/static/img/favicon.svg">' in page
+    assert finders.find("img/favicon.svg")

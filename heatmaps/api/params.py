@@ -14,16 +14,43 @@ TIMEFRAMES_MS = {
     "1d": DAY_MS,
     "3d": 3 * DAY_MS,
     "7d": 7 * DAY_MS,
+    "14d": 14 * DAY_MS,
     "30d": 30 * DAY_MS,
     "90d": 90 * DAY_MS,
+    "180d": 180 * DAY_MS,
     "1y": 365 * DAY_MS,
 }
 # the engine's tiers, as the integers a URL carries
 LEVERAGE_TIERS = registry.TIERS
 
 
-class SymbolParams(serializers.Serializer):
-    symbol = serializers.CharField(default="BTCUSDT", help_text="e.g. BTCUSDT")
+class Params(serializers.Serializer):
+    """A parameter given empty (``symbol=``) is refused: it would otherwise fall back to its
+    default without a word."""
+
+    def to_internal_value(self, data):
+        blank = {
+            name: [f"must not be empty: leave {name} out to use {self._default(field)}"]
+            for name, field in self.fields.items()
+            if name in data and str(data.get(name)).strip() == ""
+        }
+        if blank:
+            raise serializers.ValidationError(blank)
+        return super().to_internal_value(data)
+
+    @staticmethod
+    def _default(field) -> str:
+        default = field.default
+        return "the default" if default is serializers.empty else f"the default ({default})"
+
+
+class SymbolParams(Params):
+    symbol = serializers.CharField(
+        default="BTCUSDT",
+        min_length=1,
+        max_length=20,
+        help_text="a symbol with calculated data, e.g. BTCUSDT (any other: 400)",
+    )
 
     def validate_symbol(self, value: str) -> str:
         value = value.strip().upper()
@@ -48,13 +75,18 @@ class RangeMixin:
 
 class HeatmapParams(RangeMixin, ModelParams):
     timeframe = serializers.ChoiceField(choices=list(TIMEFRAMES_MS), default="1d")
-    start = serializers.DateTimeField(required=False, help_text="ISO 8601; overrides timeframe")
-    end = serializers.DateTimeField(required=False, help_text="ISO 8601; default: latest data")
+    start = serializers.DateTimeField(
+        required=False, help_text="ISO 8601, before end; overrides timeframe"
+    )
+    end = serializers.DateTimeField(
+        required=False, help_text="ISO 8601, after start; default: latest data"
+    )
     price_step = serializers.FloatField(
         required=False,
-        min_value=0.0,
+        min_value=0.01,
         max_value=1e9,
-        help_text="USDT; a multiple of the model's bucket",
+        help_text="USDT; a multiple of the model's stored bucket, at most 1000 of them "
+        "(else 400); default: the finest that fits",
     )
     price_min = serializers.FloatField(required=False, min_value=0.0, max_value=1e9)
     price_max = serializers.FloatField(required=False, min_value=0.0, max_value=1e9)
@@ -87,8 +119,12 @@ class LevelsParams(ModelParams):
 
 
 class HistoryParams(RangeMixin, SymbolParams):
-    start = serializers.DateTimeField(required=False, help_text="default: a day before end")
-    end = serializers.DateTimeField(required=False, help_text="default: the latest data")
+    start = serializers.DateTimeField(
+        required=False, help_text="ISO 8601, before end; default: a day before end"
+    )
+    end = serializers.DateTimeField(
+        required=False, help_text="ISO 8601, after start; default: the latest data"
+    )
     limit = serializers.IntegerField(default=1000, min_value=1, max_value=10_000)
 
 

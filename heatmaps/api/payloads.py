@@ -13,19 +13,16 @@ import pandas as pd
 from heatmaps import warehouse
 from heatmaps.models import WeightConfig
 from models_engine import registry
-from models_engine.ensemble import DISAGREEMENT_LIMIT, mean_levels
+from models_engine.base import confidence_band
+from models_engine.ensemble import DISAGREEMENT_LIMIT, disagreement_zones, mean_levels
 from models_engine.heatmap import (
-    HOUR_MS,
-    MAX_CELLS,
-    MAX_ROWS,
-    display_range,
-    price_step_for,
+    ImpossibleGrid,
+    plan_grid,
     round_significant,
-    time_bucket_for,
     to_matrices,
 )
 from models_engine.signals import trading_signal
-from models_engine.units import DAY_MS
+from models_engine.units import DAY_MS, HOUR_MS
 
 from .params import TIMEFRAMES_MS
 
@@ -33,12 +30,8 @@ from .params import TIMEFRAMES_MS
 INVISIBLE_SHARE = 1e-4
 
 
-class BadParameter(ValueError):
-    """A parameter that is well-formed but impossible for this data (becomes a 400)."""
-
-    def __init__(self, parameter: str, message: str):
-        self.parameter = parameter
-        super().__init__(message)
+# an impossible grid (a step finer than stored, too many cells) is a 400 naming its parameter
+BadParameter = ImpossibleGrid
 
 
 def iso(ms: int | float | None) -> str | None:
@@ -80,43 +73,31 @@ def heatmap(
     run = _run_or_empty(symbol, model)
     # the per-tier heatmap is stored on wider buckets: a leverage filter cannot go finer
     base_step = float(run["tier_price_step"] if leverage else run["price_step"])
-    end_ms = to_ms(end) or run["as_of"] or 0
-    start_ms = to_ms(start) or end_ms - TIMEFRAMES_MS[timeframe]
-    t0, t1, p0, p1 = warehouse.heatmap_extent(symbol, model, start_ms, end_ms)
-    bucket = time_bucket_for(end_ms - start_ms)
-    if t0 is None:
-        times = np.zeros(0, dtype=np.int64)
-    else:
-        first = -(-t0 // bucket) * bucket
-        times = np.arange(first, t1 + 1, bucket, dtype=np.int64)
+    end_ms = to_ms(end) if end is not None else (run["as_of"] or 0)
+    start_ms = to_ms(start) if start is not None else end_ms - TIMEFRAMES_MS[timeframe]
+    extent = warehouse.heatmap_extent(symbol, model, start_ms, end_ms)
+    # one bucket over the whole window: the candles' low and high
+    window = warehouse.candles(symbol, start_ms, end_ms + 1, max(end_ms + 1 - start_ms, 1))
+    traded = (window["low"].min(), window["high"].max()) if len(window) else None
+    grid = plan_grid(
+        start_ms,
+        end_ms,
+        extent,
+        traded,
+        base_step,
+        price_min=price_min,
+        price_max=price_max,
+        price_step=price_step,
+    )
+    times, prices, bucket, step = grid.times, grid.prices, grid.bucket_ms, grid.price_step
     ohlc = (
         warehouse.candles(symbol, int(times[0]), int(times[-1]) + bucket, bucket)
         if len(times)
         else pd.DataFrame(columns=["time", "open", "high", "low", "close"])
     )
-    if p0 is not None and len(ohlc):
-        p0, p1 = display_range(ohlc["low"].min(), ohlc["high"].max(), p0, p1 + base_step)
-        p1 -= base_step
-    low = price_min if price_min is not None else p0
-    high = price_max if price_max is not None else (p1 + base_step if p1 is not None else None)
-    max_rows = min(MAX_ROWS, MAX_CELLS // max(len(times), 1))
-    step = _price_step(price_step, base_step, low, high, max_rows)
-    if low is not None and high is not None and price_step is not None:
-        cells = (high - low) / step * len(times)
-        if cells > MAX_CELLS:
-            raise BadParameter(
-                "price_step",
-                f"${step:g} gives {cells:,.0f} cells, over {MAX_CELLS:,}: use a larger step, "
-                "a narrower price range or a shorter period",
-            )
-    if low is not None and high is not None and (high - low) / step > 2 * MAX_ROWS:
-        named = "price_min" if price_min is not None else "price_max"
-        raise BadParameter(named, f"the price range {low:g}..{high:g} is too wide to show")
-    if low is None or high is None or low >= high or len(times) == 0:
-        prices = np.zeros(0)
+    if len(prices) == 0:
         cells = pd.DataFrame(columns=["time_bucket", "price_bucket", "side", "volume"])
     else:
-        prices = np.arange(np.floor(low / step) * step, high, step)
         cells = warehouse.heatmap_cells(
             symbol,
             model,
@@ -124,15 +105,14 @@ def heatmap(
             int(times[-1]),
             bucket,
             step,
-            price_min,
-            price_max,
+            grid.price_low,
+            grid.price_high,
             leverage,
         )
     long_m, short_m = to_matrices(cells, times, prices)
     total = long_m + short_m
     floor = total.max() * INVISIBLE_SHARE if total.size else 0.0
     long_m, short_m = (np.where(m >= floor, round_significant(m), 0.0) for m in (long_m, short_m))
-    last = total[:, -1] if total.size else np.zeros(0)
     return {
         "symbol": symbol,
         "model": model,
@@ -147,37 +127,33 @@ def heatmap(
         },
         "current_price": run["current_price"],
         "metadata": {
-            "total_volume": float(last.sum()),
-            "highest_density_price": float(prices[int(np.argmax(last))])
-            if last.size and last.max() > 0
-            else None,
+            **_last_column(total, prices),
+            "by_side": {
+                "long": _last_column(long_m, prices),
+                "short": _last_column(short_m, prices),
+            },
             "confidence": float(run["confidence"]),
+            "confidence_band": confidence_band(float(run["confidence"])),
             "is_valid": bool(run["is_valid"]),
             "warnings": run["warnings"],
             "time_bucket_seconds": bucket // 1000,
             "price_step": step,
+            "stored_price_step": base_step,
+            "view_price_min": grid.view_low,
+            "view_price_max": grid.view_high,
             "as_of": iso(run["as_of"]),
+            "data_start": iso(extent[0]),
+            "data_end": iso(extent[1]),
+            "covers_window": grid.covers_window,
         },
     }
 
 
-def _price_step(
-    asked: float | None, base: float, low: float | None, high: float | None, max_rows: int
-) -> float:
-    if asked is None:
-        return price_step_for(low or 0.0, high or 0.0, base, max_rows) if low is not None else base
-    multiple = asked / base
-    if asked < base or abs(multiple - round(multiple)) > 1e-9:
-        raise BadParameter("price_step", f"must be a multiple of the model's ${base:g} buckets")
-    if low is not None and high is not None and (high - low) / asked > MAX_ROWS * 2:
-        raise BadParameter(
-            "price_step",
-            f"${asked:g} gives more than {MAX_ROWS * 2} price rows "
-            "for this range: use a larger step or a price range",
-        )
-    if asked > 1000 * base:
-        raise BadParameter("price_step", f"at most ${1000 * base:g} for this symbol")
-    return float(asked)
+def _last_column(matrix: np.ndarray, prices: np.ndarray) -> dict:
+    """Pending notional now (the last column) and its densest price bucket."""
+    last = matrix[:, -1] if matrix.size else np.zeros(0)
+    densest = float(prices[int(np.argmax(last))]) if last.size and last.max() > 0 else None
+    return {"total_volume": float(last.sum()), "highest_density_price": densest}
 
 
 def _level_dicts(frame: pd.DataFrame) -> list[dict]:
@@ -229,24 +205,16 @@ def compare_models(symbol: str) -> dict:
             {
                 "name": name,
                 "avg_confidence": float(run["confidence"]),
+                "confidence_band": confidence_band(float(run["confidence"])),
                 "levels": _level_dicts(frame),
                 "mean_level": mean_levels(frame),
             }
         )
-    zones = []
-    for side in ("long", "short"):
-        means = [m["mean_level"][side] for m in models if side in m["mean_level"]]
-        if len(means) > 1 and price:
-            gap = (max(means) - min(means)) / price
-            if gap > DISAGREEMENT_LIMIT:
-                zones.append(
-                    {
-                        "side": side,
-                        "low": min(means),
-                        "high": max(means),
-                        "gap_pct": round(100 * gap, 2),
-                    }
-                )
+    zones = [
+        {"side": z["side"], "low": z["low"], "high": z["high"], "gap_pct": round(100 * z["gap"], 2)}
+        for z in disagreement_zones([m["mean_level"] for m in models], price or 0.0)
+        if z["gap"] > DISAGREEMENT_LIMIT
+    ]
     config = WeightConfig.active()
     ensemble = warehouse.latest_run(symbol, "ensemble")
     weights = {
@@ -260,6 +228,7 @@ def compare_models(symbol: str) -> dict:
         "current_price": price,
         "models": models,
         "zones": zones,
+        "disagreement_limit_pct": round(100 * DISAGREEMENT_LIMIT, 3),
         "weights": weights,
     }
 
@@ -268,8 +237,9 @@ def history(
     symbol: str, start: datetime | None = None, end: datetime | None = None, limit: int = 1000
 ) -> dict:
     # by default the day up to the latest realized liquidation, whatever was calculated
-    end_ms = to_ms(end) or (warehouse.last_liquidation(symbol) or 0) + 1
-    start_ms = to_ms(start) or end_ms - DAY_MS
+    last = warehouse.last_liquidation(symbol) if end is None else None
+    end_ms = to_ms(end) if end is not None else (last or 0) + 1
+    start_ms = to_ms(start) if start is not None else end_ms - DAY_MS
     frame = warehouse.realized_events(symbol, start_ms, end_ms, limit)
     events = [
         {
@@ -299,7 +269,7 @@ def signal(symbol: str, model: str) -> dict:
     as_of = run["as_of"] or 0
     realized = warehouse.realized_total(symbol, as_of - HOUR_MS, as_of)
     predicted = warehouse.predicted_total(symbol, model, as_of - HOUR_MS, as_of)
-    day = warehouse.realized_total(symbol, as_of - 24 * HOUR_MS, as_of)
+    day = warehouse.realized_total(symbol, as_of - DAY_MS, as_of)
     price = run["current_price"] if run["current_price"] is not None else float("nan")
     result = trading_signal(
         frame,

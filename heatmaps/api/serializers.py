@@ -4,16 +4,48 @@ from rest_framework import serializers
 
 from heatmaps.models import BacktestRun
 
+_band = serializers.ChoiceField(
+    choices=["low", "medium", "high"],
+    help_text="low: below 0.3, flagged invalid; medium: below 0.7; high: 0.7 and above",
+)
+
+
+class SideNowSerializer(serializers.Serializer):
+    total_volume = serializers.FloatField(help_text="pending USDT in the last column")
+    highest_density_price = serializers.FloatField(allow_null=True)
+
+
+class BySideSerializer(serializers.Serializer):
+    long = SideNowSerializer()
+    short = SideNowSerializer()
+
 
 class MetadataSerializer(serializers.Serializer):
     total_volume = serializers.FloatField(help_text="pending USDT in the last column")
     highest_density_price = serializers.FloatField(allow_null=True)
+    by_side = BySideSerializer(help_text="total_volume and highest_density_price per side")
     confidence = serializers.FloatField()
+    confidence_band = _band
     is_valid = serializers.BooleanField()
     warnings = serializers.ListField(child=serializers.CharField())
     time_bucket_seconds = serializers.IntegerField()
     price_step = serializers.FloatField()
+    stored_price_step = serializers.FloatField(
+        help_text="USDT; the finest price_step this view can have (hourly columns are the "
+        "finest time buckets)"
+    )
+    view_price_min = serializers.FloatField(
+        allow_null=True, help_text="the price range to show first: the candles' range and a margin"
+    )
+    view_price_max = serializers.FloatField(allow_null=True)
     as_of = serializers.CharField(allow_null=True)
+    data_start = serializers.CharField(
+        allow_null=True, help_text="first stored column in the window asked for"
+    )
+    data_end = serializers.CharField(allow_null=True)
+    covers_window = serializers.BooleanField(
+        help_text="false: the data holds less than the window asked for (see data_start/end)"
+    )
 
 
 class CandlesSerializer(serializers.Serializer):
@@ -80,6 +112,7 @@ class MeanLevelSerializer(serializers.Serializer):
 class ModelLevelsSerializer(serializers.Serializer):
     name = serializers.CharField()
     avg_confidence = serializers.FloatField()
+    confidence_band = _band
     levels = LevelSerializer(many=True)
     mean_level = MeanLevelSerializer()
 
@@ -110,7 +143,10 @@ class CompareSerializer(serializers.Serializer):
     symbol = serializers.CharField()
     current_price = serializers.FloatField(allow_null=True)
     models = ModelLevelsSerializer(many=True)
-    zones = ZoneSerializer(many=True)
+    zones = ZoneSerializer(
+        many=True, help_text="sides where the mean levels differ by over disagreement_limit_pct"
+    )
+    disagreement_limit_pct = serializers.FloatField(help_text="% of the price")
     weights = EnsembleWeightsSerializer()
 
 
@@ -137,6 +173,14 @@ class SignalSerializer(serializers.Serializer):
     confidence = serializers.FloatField()
     cluster_price = serializers.FloatField(allow_null=True)
     distance_pct = serializers.FloatField(allow_null=True)
+    cluster_ahead = serializers.BooleanField(
+        help_text="the nearest cluster is within cluster_within_pct of the price"
+    )
+    cluster_within_pct = serializers.FloatField()
+    realized_last_hour = serializers.FloatField(help_text="USDT liquidated in the last hour")
+    predicted_last_hour = serializers.FloatField(
+        help_text="USDT the model expected to be liquidated in the last hour"
+    )
     symbol = serializers.CharField()
     model = serializers.CharField()
     current_price = serializers.FloatField(allow_null=True)

@@ -8,7 +8,7 @@ from collections import OrderedDict
 
 from django.core.cache import cache
 from django.http import HttpResponse
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import ListAPIView, RetrieveAPIView
 from rest_framework.response import Response
@@ -26,6 +26,15 @@ ERRORS = {
     429: OpenApiResponse(description="throttled: retry after the Retry-After header"),
     503: OpenApiResponse(description="the warehouse cannot be read: retry after Retry-After"),
 }
+
+# every endpoint is throttled per user, and may find the warehouse unreadable: both say when
+RETRY_AFTER = OpenApiParameter(
+    "Retry-After",
+    int,
+    OpenApiParameter.HEADER,
+    response=[429, 503],
+    description="seconds to wait before retrying",
+)
 
 
 def responses(serializer) -> dict:
@@ -69,7 +78,7 @@ _recent = _RecentBodies()
 
 class HeatmapView(APIView):
     @extend_schema(
-        parameters=[params.HeatmapParams],
+        parameters=[params.HeatmapParams, RETRY_AFTER],
         responses=responses(serializers.HeatmapSerializer),
         summary="Pending liquidations, time × price, with candles",
     )
@@ -94,7 +103,7 @@ class HeatmapView(APIView):
 
 class LevelsView(APIView):
     @extend_schema(
-        parameters=[params.LevelsParams],
+        parameters=[params.LevelsParams, RETRY_AFTER],
         responses=responses(serializers.LevelsSerializer),
         summary="Current liquidation levels by leverage tier",
     )
@@ -104,7 +113,7 @@ class LevelsView(APIView):
 
 class HistoryView(APIView):
     @extend_schema(
-        parameters=[params.HistoryParams],
+        parameters=[params.HistoryParams, RETRY_AFTER],
         responses=responses(serializers.HistorySerializer),
         summary="Realized liquidations",
     )
@@ -114,7 +123,7 @@ class HistoryView(APIView):
 
 class CompareModelsView(APIView):
     @extend_schema(
-        parameters=[params.SymbolParams],
+        parameters=[params.SymbolParams, RETRY_AFTER],
         responses=responses(serializers.CompareSerializer),
         summary="Every model's levels side by side",
     )
@@ -124,7 +133,7 @@ class CompareModelsView(APIView):
 
 class SignalsView(APIView):
     @extend_schema(
-        parameters=[params.SignalParams],
+        parameters=[params.SignalParams, RETRY_AFTER],
         responses=responses(serializers.SignalSerializer),
         summary="What a bot should do now: AVOID, REVERSAL_OPPORTUNITY, WAIT or CLEAR",
     )
@@ -133,7 +142,11 @@ class SignalsView(APIView):
 
 
 class HealthView(APIView):
-    @extend_schema(responses=responses(serializers.HealthSerializer), summary="Authenticated ping")
+    @extend_schema(
+        parameters=[RETRY_AFTER],
+        responses=responses(serializers.HealthSerializer),
+        summary="Authenticated ping",
+    )
     def get(self, request):
         return Response({"status": "ok", "user": request.user.get_username()})
 
@@ -144,16 +157,24 @@ class BacktestListView(ListAPIView):
     queryset = BacktestRun.objects.all()
     serializer_class = serializers.BacktestRunSerializer
 
+    @extend_schema(
+        parameters=[RETRY_AFTER],
+        responses={200: serializers.BacktestRunSerializer(many=True), **ERRORS},
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
 
 class BacktestDetailView(RetrieveAPIView):
     queryset = BacktestRun.objects.all()
     serializer_class = serializers.BacktestRunSerializer
 
     @extend_schema(
+        parameters=[RETRY_AFTER],
         responses={
             **responses(serializers.BacktestRunSerializer),
             404: OpenApiResponse(description="no such run"),
-        }
+        },
     )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)

@@ -1,5 +1,6 @@
 // Compare models: each model's levels in its own row on one price axis, so a trader sees at
-// a glance where they agree, and the bands where their mean levels are more than 5 % apart.
+// a glance where they agree, and the bands the API names where their mean levels are too far
+// apart (its disagreement limit); a card's meter takes the colour of the API's confidence band.
 (() => {
   const form = document.getElementById("controls");
   const plot = document.getElementById("plot");
@@ -12,7 +13,7 @@
     cards.replaceChildren(...data.models.map((model) => {
       const card = Object.assign(document.createElement("article"), {className: "card"});
       card.innerHTML = `<h2><i style="background:${COLOURS[model.name] || "#8089a0"}"></i></h2>
-        <div class="meter"><b style="width:${Math.round(model.avg_confidence * 100)}%"></b></div><dl></dl>`;
+        <div class="meter" data-band="${model.confidence_band}" title="confidence ${model.confidence_band}"><b style="width:${Math.round(model.avg_confidence * 100)}%"></b></div><dl></dl>`;
       card.querySelector("h2").append(label(model.name));
       liqmap.figures(card.querySelector("dl"), {"Avg confidence": `${(model.avg_confidence * 100).toFixed(1)} %`,
         "Mean long level": liqmap.usd(model.mean_level.long), "Mean short level": liqmap.usd(model.mean_level.short),
@@ -34,8 +35,8 @@
           const bin = Math.floor(l.price / step) * step + step / 2;
           sums.set(bin, (sums.get(bin) || 0) + l.volume);
         }
-        traces.push({type: "bar", x: [...sums.keys()], y: [...sums.values()], yaxis, width: step, name: side,
-          showlegend: false, marker: {color: colour}, hovertemplate: `${label(model.name)}<br>%{x:$,.0f}: <b>%{y:$,.3s}</b> ${side}s<extra></extra>`});
+        traces.push({type: "bar", x: [...sums.keys()], y: [...sums.values()], yaxis, width: step, name: `${side}s`,
+          legendgroup: side, showlegend: i === 0, marker: {color: colour}, hovertemplate: `${label(model.name)}<br>%{x:$,.0f}: <b>%{y:$,.3s}</b> ${side}s<extra></extra>`});
         const mean = model.mean_level[side];
         if (mean != null) shapes.push({type: "line", xref: "x", yref: `${yaxis} domain`, x0: mean, x1: mean, y0: 0, y1: 1,
           line: {color: COLOURS[model.name] || "#8089a0", width: 1.5, dash: "dot"}});
@@ -49,10 +50,16 @@
       annotations.push({text: `${zone.side}s: ${zone.gap_pct.toFixed(1)} % apart`, xref: "x", yref: "paper",
         x: (zone.low + zone.high) / 2, y: 1, yanchor: "bottom", showarrow: false, font: {color: "#ffb020", size: 11}});
     }
+    // legend entries for the lines and bands drawn as shapes
+    const key = (name, line, extra = {}) => ({type: "scatter", mode: "lines", x: [null], y: [null], yaxis: "y", name, line, hoverinfo: "skip", ...extra});
+    traces.push(key("mean level (dotted)", {color: "#b7bdcc", width: 1.5, dash: "dot"}),
+      key(`disagreement over ${data.disagreement_limit_pct} %`, {color: "rgba(255,176,32,0.45)", width: 8}));
     const now = liqmap.priceLine(data.current_price, "x");
+    // two ticks a row, small: four rows of labels stay apart
     const yaxes = Object.fromEntries(data.models.map((_, i) =>
-      [i ? `yaxis${i + 1}` : "yaxis", {...liqmap.axis, tickformat: "$~s", nticks: 3}]));
-    Plotly.react(plot, traces, liqmap.layout({grid: {rows, columns: 1, pattern: "coupled", ygap: 0.12}, bargap: 0,
+      [i ? `yaxis${i + 1}` : "yaxis", {...liqmap.axis, tickformat: "$.2~s", nticks: 2, tickfont: {size: 10}, rangemode: "tozero"}]));
+    Plotly.react(plot, traces, liqmap.layout({grid: {rows, columns: 1, pattern: "coupled", ygap: 0.16}, bargap: 0,
+      showlegend: true, legend: {...liqmap.legend, y: 1.04},
       shapes: [...shapes, now.shape], annotations: [...annotations, now.annotation], margin: {l: 64, r: 24, t: 34, b: 40},
       xaxis: {...liqmap.axis, tickprefix: "$", tickformat: ",.0f", range: [low, high]}, ...yaxes}), liqmap.config);
   }
@@ -68,7 +75,7 @@
         ...Object.fromEntries(Object.entries(shown).map(([name, value]) => [label(name), `${Math.round(value * 100)} %`]))});
       liqmap.notes(zoneList, data.zones.length ? data.zones.map((z) =>
         `Models disagree on ${z.side}s between ${liqmap.usd(z.low)} and ${liqmap.usd(z.high)} (${z.gap_pct.toFixed(1)} % of the price)`)
-        : ["The models' mean levels agree within 5 % of the price on both sides."]);
+        : [`The models' mean levels agree within ${data.disagreement_limit_pct} % of the price on both sides.`]);
       zoneList.classList.toggle("ok", !data.zones.length);
       drawCards(data); draw(data);
       liqmap.showError(errorBox, null);

@@ -4,7 +4,9 @@
   const form = document.getElementById("controls");
   const plot = document.getElementById("plot");
   const [title, stats, errorBox] = ["title", "stats", "error"].map((id) => document.getElementById(id));
-  const TIER_COLOURS = {5: "#4c5fd7", 10: "#3b9be8", 20: "#1fb5a0", 25: "#8fd14f", 50: "#fdb827", 100: "#ff5c7a"};
+  // one colour a tier, none of them the longs' red or the shorts' teal of the curves
+  const TIER_COLOURS = {2: "#7b61ff", 3: "#5b6ee8", 5: "#4c5fd7", 10: "#3b9be8", 20: "#1fb5a0", 25: "#8fd14f",
+                        50: "#fdb827", 75: "#ff8c42", 100: "#e879f9", 125: "#d8dde8"};
   let data;
 
   // a round bar width giving about 120 bars across the shown range
@@ -13,19 +15,28 @@
     return [1, 2, 2.5, 5, 10].map((m) => m * power).find((step) => step >= raw);
   };
 
-  function draw() {
-    if (!data.levels.length) throw new Error("This model has no levels yet: run calculate for this symbol.");
+  // the levels inside the range the radio buttons choose, and that range
+  function visible() {
     const price = data.current_price, range = +form.range.value / 100;
     const [low, high] = range < 1 ? [price * (1 - range), price * (1 + range)]
       : [Math.min(...data.levels.map((l) => l.price)), Math.max(...data.levels.map((l) => l.price))];
-    const shown = data.levels.filter((l) => l.price >= low && l.price <= high);
+    return {low, high, shown: data.levels.filter((l) => l.price >= low && l.price <= high)};
+  }
+
+  function draw() {
+    if (!data.levels.length) throw new Error("This model has no levels yet: run calculate for this symbol.");
+    const price = data.current_price, {low, high, shown} = visible();
     const step = niceStep(high - low), bin = (p) => Math.floor(p / step) * step + step / 2;
     const tiers = [...new Set(shown.map((l) => l.leverage))].sort((a, b) => a - b);
     const bars = tiers.map((tier) => {
-      const sums = new Map();
-      for (const l of shown) if (l.leverage === tier) sums.set(bin(l.price), (sums.get(bin(l.price)) || 0) + l.volume);
+      const sums = new Map(), sides = new Map();
+      for (const l of shown) if (l.leverage === tier) {
+        sums.set(bin(l.price), (sums.get(bin(l.price)) || 0) + l.volume);
+        sides.set(bin(l.price), new Set([...(sides.get(bin(l.price)) || []), `${l.side}s`]));
+      }
       return {type: "bar", name: `${tier}x`, x: [...sums.keys()], y: [...sums.values()], width: step * 0.92,
-              marker: {color: TIER_COLOURS[tier] || "#8089a0"}, hovertemplate: `%{x:$,.0f} · ${tier}x<br><b>%{y:$,.3s}</b><extra></extra>`};
+              customdata: [...sums.keys()].map((x) => [...sides.get(x)].join(" and ")),
+              marker: {color: TIER_COLOURS[tier] || "#8089a0"}, hovertemplate: `%{x:$,.0f} · ${tier}x %{customdata}<br><b>%{y:$,.3s}</b> liquidated here<extra></extra>`};
     });
     const curve = (side, colour, fill) => {
       const points = [{price, volume: 0}, ...data.cumulative[side].filter((p) => p.price >= low && p.price <= high)];
@@ -47,10 +58,10 @@
 
   function describe() {
     const total = (side) => data.levels.filter((l) => l.side === side).reduce((sum, l) => sum + l.volume, 0);
-    const top = data.levels.reduce((a, b) => (b.volume > a.volume ? b : a), data.levels[0] || {});
+    const {shown} = visible(), top = shown.reduce((a, b) => (b.volume > a.volume ? b : a), shown[0] || {});
     title.textContent = `${data.symbol} · ${form.model.selectedOptions[0].text} · liquidation map`;
     liqmap.figures(stats, {"Price": liqmap.usd(data.current_price, 1), "Longs below": liqmap.compact(total("long")),
-      "Shorts above": liqmap.compact(total("short")), "Largest level": top.price ? `${liqmap.usd(top.price)} (${top.leverage}x)` : "–",
+      "Shorts above": liqmap.compact(total("short")), "Largest level in view": top.price ? `${liqmap.usd(top.price)} (${top.leverage}x ${top.side}s)` : "–",
       "As of": liqmap.when(data.timestamp)});
   }
 
@@ -67,6 +78,6 @@
     }
   }
 
-  form.addEventListener("change", (event) => (event.target.name === "range" ? data && draw() : load()));
+  form.addEventListener("change", (event) => (event.target.name === "range" ? data && (draw(), describe()) : load()));
   load();
 })();

@@ -100,3 +100,50 @@ def test_an_explicit_price_step_cannot_exceed_the_cell_budget(served, clients):
     )
     assert response.status_code == 400
     assert "cells" in response.json()["price_step"][0]
+
+
+def test_12h_is_shown_around_its_candles_with_the_levels_beyond_still_there(served, clients):
+    body = get(clients["bot"], timeframe="12h")
+    meta, candles = body["metadata"], body["candles"]
+    low, high = min(candles["low"]), max(candles["high"])
+    assert meta["view_price_min"] < low and high < meta["view_price_max"]
+    # the candles fill at least a third of the view, not a thin band in $25k
+    assert (high - low) / (meta["view_price_max"] - meta["view_price_min"]) > 1 / 3
+    assert meta["view_price_max"] - meta["view_price_min"] <= 2 * (high - low) + 1
+    assert (
+        body["prices"][0] < meta["view_price_min"] and meta["view_price_max"] < body["prices"][-1]
+    )
+
+
+def test_each_side_has_its_own_figures_now(served, clients):
+    meta = get(clients["bot"], timeframe="7d")["metadata"]
+    longs, shorts = meta["by_side"]["long"], meta["by_side"]["short"]
+    assert longs["total_volume"] + shorts["total_volume"] == pytest.approx(
+        meta["total_volume"], rel=1e-3
+    )
+    assert longs["highest_density_price"] < shorts["highest_density_price"]
+    assert meta["stored_price_step"] == 100.0 and meta["confidence_band"] in ("medium", "high")
+
+
+def test_a_window_longer_than_the_data_says_what_the_data_covers(served, clients):
+    month = get(clients["bot"], timeframe="30d")["metadata"]
+    assert not month["covers_window"]
+    assert (month["data_start"], month["data_end"]) == (
+        "2024-01-01T01:00:00Z",
+        "2024-01-11T00:00:00Z",
+    )
+    assert get(clients["bot"], timeframe="7d")["metadata"]["covers_window"]
+
+
+def test_zooming_a_90d_view_comes_back_at_the_hourly_snapshots(served, clients):
+    wide = get(clients["bot"], timeframe="90d")
+    zoomed = get(
+        clients["bot"],
+        start="2024-01-08T00:00:00Z",
+        end="2024-01-10T00:00:00Z",
+        price_min=45_000,
+        price_max=47_000,
+    )
+    assert wide["metadata"]["time_bucket_seconds"] > 3600
+    assert zoomed["metadata"]["time_bucket_seconds"] == 3600
+    assert zoomed["metadata"]["price_step"] == zoomed["metadata"]["stored_price_step"] == 100

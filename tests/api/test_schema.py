@@ -46,3 +46,39 @@ def test_the_api_docs_work_offline(clients):
         assert "drf_spectacular_sidecar" in page  # its own static files, no CDN
         assert "cdn." not in page and "unpkg" not in page
     assert clients["outsider"].get("/api/docs/").status_code in (401, 403)
+
+
+def test_the_schema_says_what_the_api_refuses_and_the_429(tmp_path):
+    import yaml
+
+    call_command("spectacular", "--file", str(tmp_path / "s.yml"))
+    schema = yaml.safe_load((tmp_path / "s.yml").read_text())
+    for path, operations in schema["paths"].items():
+        if path.startswith("/api/v1/"):
+            throttled = operations["get"]["responses"]["429"]
+            assert "Retry-After" in throttled["headers"], path
+    heatmap = {
+        p["name"]: p for p in schema["paths"]["/api/v1/liquidations/heatmap"]["get"]["parameters"]
+    }
+    assert heatmap["price_step"]["schema"]["minimum"] > 0
+    assert "14d" in heatmap["timeframe"]["schema"]["enum"]
+    assert "180d" in heatmap["timeframe"]["schema"]["enum"]
+    assert heatmap["symbol"]["schema"]["minLength"] == 1
+    assert "before end" in heatmap["start"]["description"]
+
+
+def test_a_person_logged_in_may_browse_the_api_a_bot_gets_json(served, clients):
+    html = {"HTTP_ACCEPT": "text/html"}
+    page = clients["trader"].get("/api/v1/liquidations/levels", **html)
+    assert page.status_code == 200 and page["Content-Type"].startswith("text/html")
+    bot = clients["bot"].get("/api/v1/liquidations/levels", **html)
+    assert bot.status_code == 406
+    assert clients["bot"].get("/api/v1/liquidations/levels")["Content-Type"] == "application/json"
+    assert clients["outsider"].get("/api/v1/liquidations/levels", **html).status_code in (401, 406)
+
+
+def test_the_api_docs_are_dark_like_the_app(clients):
+    swagger = clients["trader"].get("/api/docs/").content.decode()
+    assert "css/api-docs.css" in swagger and "favicon.svg" in swagger
+    redoc = clients["trader"].get("/api/redoc/").content.decode()
+    assert "#0d111c" in redoc and "fonts.googleapis" not in redoc

@@ -27,6 +27,7 @@ def test_avoid_names_a_cluster_within_2_percent(served_until, clients):
     cluster, distance = body["cluster_price"], body["distance_pct"]
     assert cluster % 100 == 0 and 0 < distance <= 2  # a $100 bucket
     assert body["reason"] == f"Liquidation cluster at ${cluster:,.0f} ({distance:.2f}% away)"
+    assert body["cluster_ahead"] is True and body["cluster_within_pct"] == 2
     assert body["as_of"] == "2024-01-06T00:00:00Z"
 
 
@@ -34,6 +35,7 @@ def test_clear_when_every_cluster_is_farther_than_2_percent(served_until, client
     served_until(date(2024, 1, 9))
     body = clients["bot"].get("/api/v1/trading/signals").json()
     assert body["action"] == "CLEAR" and body["distance_pct"] > 2
+    assert body["cluster_ahead"] is False
 
 
 def test_reversal_when_the_last_hour_liquidated_far_more_than_predicted(served_until, clients):
@@ -41,7 +43,10 @@ def test_reversal_when_the_last_hour_liquidated_far_more_than_predicted(served_u
     served_until(date(2024, 1, 10), calibrate=False)
     body = clients["bot"].get("/api/v1/trading/signals").json()
     assert body["action"] == "REVERSAL_OPPORTUNITY"
-    assert body["reason"].startswith("Liquidation cascade: $55,667,620 liquidated")
+    # the exact figure for bots, the compact one in the words a trader reads
+    assert round(body["realized_last_hour"]) == 55_667_620
+    assert body["reason"].startswith("Liquidation cascade: $55.7M liquidated")
+    assert body["predicted_last_hour"] < body["realized_last_hour"] / 1.5
 
 
 def test_wait_and_a_warning_when_the_window_is_too_short_to_trust(served_until, clients):
@@ -52,3 +57,11 @@ def test_wait_and_a_warning_when_the_window_is_too_short_to_trust(served_until, 
     assert signal["action"] == "WAIT" and signal["confidence"] < 0.5
     assert signal["reason"].startswith("Low model confidence")
     assert any("a window of 1.0 days" in w for w in heatmap["metadata"]["warnings"])
+
+
+def test_compare_names_the_disagreement_limit_and_each_models_confidence_band(served, clients):
+    body = clients["bot"].get("/api/v1/liquidations/compare-models").json()
+    assert body["disagreement_limit_pct"] == 5
+    bands = {m["name"]: m["confidence_band"] for m in body["models"]}
+    assert bands["trade_clusters"] == "medium"  # 68 %
+    assert set(bands.values()) <= {"low", "medium", "high"}

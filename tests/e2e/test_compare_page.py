@@ -75,3 +75,17 @@ def test_a_zone_where_the_models_differ_is_shaded_and_named(
     expect(page.locator("#zones")).to_contain_text(
         f"Models disagree on longs between ${zone['low']:,.0f} and ${zone['high']:,.0f}"
     )
+
+
+def test_the_meters_take_their_bands_colour_and_a_legend_explains_the_marks(
+    page, live_server, dashboard_user
+):
+    log_in(page, live_server, "/compare/")
+    wait_for_plot(page)
+    meter = page.locator(".card", has_text="Trade clusters").locator(".meter")
+    expect(meter).to_have_attribute("data-band", "medium")  # 68 %: amber, not teal
+    amber = meter.locator("b").evaluate("(b) => getComputedStyle(b).backgroundColor")
+    assert amber == "rgb(255, 176, 32)"
+    legend = plotted(page, "plot.data.filter((t) => t.showlegend !== false).map((t) => t.name)")
+    assert {"longs", "shorts", "mean level (dotted)"} <= set(legend)
+    assert plotted(page, "plot.layout.showlegend") is True

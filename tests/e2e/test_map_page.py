@@ -51,3 +51,23 @@ def test_choosing_a_model_fetches_its_levels_and_the_range_only_rescales(
     wide = plotted(page, "plot.layout.xaxis.range")
     assert wide[0] < narrow[0] and wide[1] > narrow[1]
     assert requests == []
+
+
+def test_the_largest_level_is_one_in_view_and_the_bars_say_their_side(
+    page, live_server, dashboard_user
+):
+    log_in(page, live_server, "/map/")
+    wait_for_plot(page)
+    for choice in ("±5 %", "All"):
+        page.click(f"label:has-text('{choice}')")
+        low, high = plotted(page, "plot.layout.xaxis.range")
+        largest = page.locator("#stats div", has_text="Largest level in view").inner_text()
+        price = float(largest.split("$")[1].split(" ")[0].replace(",", ""))
+        assert low <= price <= high, (choice, largest)
+    sides = plotted(page, "plot.data.filter((t) => t.type === 'bar').flatMap((t) => t.customdata)")
+    assert set(sides) <= {"longs", "shorts", "longs and shorts"} and "longs" in sides
+    colours = plotted(page, "plot.data.map((t) => t.marker?.color || t.line?.color)")
+    names = plotted(page, "plot.data.map((t) => t.name)")
+    by_name = dict(zip(names, colours, strict=True))
+    tiers = [by_name[n] for n in names if n.endswith("x")]
+    assert len(set(tiers)) == len(tiers) and by_name["Cumulative longs"] not in tiers

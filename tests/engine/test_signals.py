@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from models_engine.signals import nearest_cluster, trading_signal
+from models_engine.signals import compact_usd, nearest_cluster, trading_signal
 
 
 def levels(buckets_and_volumes):
@@ -60,3 +60,30 @@ def test_no_levels_means_clear_without_a_cluster():
     empty = levels([])
     signal = trading_signal(empty, 100_000, 0.9, 0.0, 0.0, 0.0, step=100)
     assert signal["action"] == "CLEAR" and signal["cluster_price"] is None
+
+
+def test_a_cluster_within_2_percent_is_ahead_whatever_the_action():
+    waiting = trading_signal(BOOK, 99_500, 0.4, 0.0, 0.0, 0.0, step=100)
+    assert waiting["action"] == "WAIT" and waiting["cluster_ahead"] is True
+    far = trading_signal(BOOK, 120_000, 0.9, 0.0, 0.0, 0.0, step=100)
+    assert far["action"] == "CLEAR" and far["cluster_ahead"] is False
+    assert far["cluster_within_pct"] == 2
+
+
+def test_no_levels_no_cluster_ahead():
+    signal = trading_signal(levels([]), 50_000, 0.9, 0.0, 0.0, 0.0, step=100)
+    assert signal["cluster_price"] is None and signal["cluster_ahead"] is False
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (55_667_620, "$55.7M"),
+        (830_000, "$830k"),
+        (1_000_000, "$1M"),
+        (420, "$420"),
+        (2.5e9, "$2.5B"),
+    ],
+)
+def test_money_in_the_reason_reads_compact(value, text):
+    assert compact_usd(value) == text
