@@ -16,29 +16,12 @@ run on every folder.
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-
-
-def setup_django(work: Path) -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "liqsite.settings")
-    os.environ.setdefault("SECRET_KEY", "bench-only")
-    os.environ["DATABASE_URL"] = f"sqlite:///{work / 'db.sqlite3'}"
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    import django
-    from django.core.management import call_command
-
-    django.setup()
-    call_command("migrate", verbosity=0)
+from harness import setup_django, timed
 
 
 def load_truth(root: Path) -> pd.DataFrame | None:
@@ -78,13 +61,13 @@ def run(root: Path, symbol: str) -> None:
 
     print(f"\n=== {root} ===")
     Calibration.objects.filter(symbol=symbol).delete()
-    started = time.perf_counter()
-    summary = tasks.ingest(symbol, date(2000, 1, 1), date(2100, 1, 1), source=root)
-    print(f"ingested {summary['files']} files in {time.perf_counter() - started:.1f} s")
-    started = time.perf_counter()
-    fitted = tasks.calibrate(symbol)
+    seconds, summary = timed(
+        lambda: tasks.ingest(symbol, date(2000, 1, 1), date(2100, 1, 1), source=root), 1
+    )
+    print(f"ingested {summary['files']} files in {seconds:.1f} s")
+    seconds, fitted = timed(lambda: tasks.calibrate(symbol), 1)
     print(
-        f"calibrated walk-forward in {time.perf_counter() - started:.1f} s: "
+        f"calibrated walk-forward in {seconds:.1f} s: "
         f"{fitted['fitted']} daily fits, {fitted['prior']} left to the prior, "
         f"{fitted.get('too_young', 0)} days too early in the data"
     )
@@ -123,7 +106,7 @@ def run(root: Path, symbol: str) -> None:
             rho_later = spearman_vs_truth(heat[heat["time_bucket"] >= warm], later)
         for horizon, ms in HORIZONS_MS.items():
             # hourly evaluations for 1 h, daily for the longer horizons (they overlap anyway)
-            every = 1 if ms <= HOUR_MS else 24
+            every = 1 if ms <= HOUR_MS else DAY_MS // HOUR_MS
             for side in (None, "long", "short"):
                 s = evaluate(heat, realized, path, step, ms, eval_times=times[::every], side=side)
                 interval = f"{s['p10_low']:.3f}..{s['p10_high']:.3f}"

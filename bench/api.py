@@ -62,7 +62,6 @@ import os
 import resource
 import shutil
 import statistics
-import sys
 import tempfile
 import threading
 import time
@@ -76,11 +75,11 @@ if TYPE_CHECKING:  # imported where used: the load generator's process does with
 
 from harness import (
     HOST,
-    REPO,
-    django_env,
     free_port,
     get,
     gunicorn_command,
+    machine_line,
+    setup_django,
     start_server,
     stop_server,
     verdict,
@@ -91,6 +90,13 @@ SYMBOL = "BTCUSDT"
 DAYS = 35
 HEATMAP = f"/api/v1/liquidations/heatmap?symbol={SYMBOL}&model=ensemble&timeframe=30d"
 HEALTH = "/api/v1/health"
+# the frames of archive_frames -> the archive dataset and interval their files belong to
+ARCHIVE_DATASETS = {
+    "klines": ("klines", "5m"),
+    "mark": ("markPriceKlines", "5m"),
+    "metrics": ("metrics", None),
+    "funding": ("fundingRate", None),
+}
 MAX_P95_MS = 50.0
 MAX_RATIO = 2.0
 # other processes busier than this many cores during a run make its figures unrepresentative
@@ -130,14 +136,14 @@ def _day(ms: pd.Series) -> pd.Series:
 
 def archive_frames(days: int) -> dict[str, tuple[pd.DataFrame, pd.Series]]:
     """bench/compute.py's synthetic market, first ``days`` days, in the archive's columns."""
-    sys.path.insert(0, str(REPO / "bench"))
     import compute  # bench/compute.py: the synthetic market built from the real hourly path
     import numpy as np
     import pandas as pd
 
+    from models_engine.units import BAR_MS
+
     market = compute.window(compute.synthetic_market(compute.load_hourly()), days)
     k = market.klines
-    bar = compute.BAR_MS
     klines = pd.DataFrame(
         {
             "open_time": k["open_time"],
@@ -146,7 +152,7 @@ def archive_frames(days: int) -> dict[str, tuple[pd.DataFrame, pd.Series]]:
             "low": k["low"],
             "close": k["close"],
             "volume": k["volume"].round(3),
-            "close_time": k["open_time"] + bar - 1,
+            "close_time": k["open_time"] + BAR_MS - 1,
             "quote_volume": k["quote_volume"].round(4),
             "count": (k["volume"] * 10).round().astype(np.int64),
             "taker_buy_volume": k["taker_buy_volume"].round(3),
@@ -200,28 +206,21 @@ def archive_frames(days: int) -> dict[str, tuple[pd.DataFrame, pd.Series]]:
 
 
 def write_archive(root: Path, days: int) -> tuple[date, date, dict[str, int]]:
-    """Daily (monthly for funding) CSV files laid out like data.binance.vision under ``root``.
+    """Daily (monthly for funding) plain CSV files laid out like data.binance.vision under
+    ``root``.
 
     Returns the first and the last day of the files and the number of files per dataset (the
     last day only has the open interest at its 00:00, the close of the last bar).
     """
-    daily = root / "data/futures/um/daily"
-    folders = {
-        "klines": (daily / f"klines/{SYMBOL}/5m", f"{SYMBOL}-5m-{{}}.csv"),
-        "mark": (daily / f"markPriceKlines/{SYMBOL}/5m", f"{SYMBOL}-5m-{{}}.csv"),
-        "metrics": (daily / f"metrics/{SYMBOL}", f"{SYMBOL}-metrics-{{}}.csv"),
-        "funding": (
-            root / f"data/futures/um/monthly/fundingRate/{SYMBOL}",
-            f"{SYMBOL}-fundingRate-{{}}.csv",
-        ),
-    }
+    from heatmaps.binance.writer import relpath, write_file
+
     counts, all_days = {}, set()
     for name, (frame, day) in archive_frames(days).items():
-        folder, pattern = folders[name]
-        folder.mkdir(parents=True, exist_ok=True)
+        dataset, interval = ARCHIVE_DATASETS[name]
         period = day.map(lambda d: f"{d:%Y-%m}") if name == "funding" else day.astype(str)
         for key, rows in frame.groupby(period.to_numpy(), sort=True):
-            rows.to_csv(folder / pattern.format(key), index=False)
+            path = relpath(dataset, SYMBOL, key, interval)
+            write_file(root, path, rows.to_csv(index=False), as_zip=False)
         counts[name] = period.nunique()
         if name != "funding":
             all_days.update(day)
@@ -232,13 +231,9 @@ def write_archive(root: Path, days: int) -> tuple[date, date, dict[str, int]]:
 
 
 def prepare_data(work: Path, users: int) -> tuple[dict, list[str]]:
-    """Archive -> ingest -> calculate -> snapshot; then ``users`` users with a token each."""
+    """Archive -> ingest -> calculate -> snapshot; then ``users`` users with a token each
+    (Django is set up already)."""
     first, last, files = write_archive(work / "archive", DAYS)
-    import django
-    from django.core.management import call_command
-
-    django.setup()
-    call_command("migrate", verbosity=0)
     from django.contrib.auth import get_user_model
     from rest_framework.authtoken.models import Token
 
@@ -466,9 +461,8 @@ def serve_and_measure(
 
 
 def bench(work: Path, args: argparse.Namespace) -> None:
-    env = django_env(work, API_THROTTLE_RATE="1000000/min")
-    os.environ.update(env)  # before Django starts: this process ingests and calculates
     started = time.perf_counter()
+    env = setup_django(work, API_THROTTLE_RATE="1000000/min")  # this process ingests too
     info, tokens = prepare_data(work, args.users or args.clients)
     tables = info["tables"]
     print(
@@ -498,11 +492,7 @@ def main() -> None:
     unknown = set(args.worker_class) - {"sync", "gthread"}
     if unknown or not args.worker_class:
         raise SystemExit(f"--worker-class: sync, gthread or sync,gthread (got {unknown or ''})")
-    load = Path("/proc/loadavg").read_text().split()[:3]
-    print(
-        f"machine: nproc={os.cpu_count()}  load average {' '.join(load)}  "
-        f"python={sys.version.split()[0]}  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
-    )
+    print(f"{machine_line()}  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
     work = Path(tempfile.mkdtemp(prefix="liqmap-bench-api-"))
     try:
         bench(work, args)

@@ -41,28 +41,23 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
-import os
 import pstats
 import resource
-import statistics
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from harness import REPO, machine_line, timed, verdict  # before the engine: puts REPO on the path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-
-from models_engine import registry  # noqa: E402
-from models_engine.base import ModelConfig, ModelResult  # noqa: E402
-from models_engine.calibration import Parameters, Schedule, log_uniform_mix  # noqa: E402
-from models_engine.market import BAR_MS, MarketData  # noqa: E402
-from models_engine.registry import MEMBERS  # noqa: E402
-from models_engine.units import DAY_MS, HOUR_MS  # noqa: E402
+from models_engine import registry
+from models_engine.base import ModelConfig, ModelResult
+from models_engine.calibration import Parameters, Schedule, log_uniform_mix
+from models_engine.market import MarketData
+from models_engine.registry import MEMBERS
+from models_engine.units import BAR_MS, DAY_MS, HOUR_MS
 
 HOURLY_CSV = REPO / "data/sample/real/BTCUSDT_1h_Cleaned.csv"
 SEED = 20240101
@@ -279,18 +274,6 @@ def production_path(market: MarketData, schedule: Schedule | None = None) -> dic
     return registry.run_models(market, config=ModelConfig(schedule=schedule))
 
 
-def timed(action: Callable[[], object], repeat: int) -> tuple[float, object]:
-    """Median seconds of ``repeat`` runs and the last run's result (the previous one is
-    dropped before each run, so at most one output is alive, as in production)."""
-    times, result = [], None
-    for _ in range(repeat):
-        result = None
-        started = time.perf_counter()
-        result = action()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times), result
-
-
 def time_members(market: MarketData, config: ModelConfig, repeat: int) -> dict[str, float]:
     """Median seconds of each member alone, then of the ensemble combining their results."""
     row, members = {}, []
@@ -327,10 +310,6 @@ def peak_rss_gb() -> float:
 
 
 # --- report ----------------------------------------------------------------------------------
-
-
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "MISS"
 
 
 def target_text(days: int, seconds: float) -> str:
@@ -384,10 +363,7 @@ def print_growth(rows: dict[tuple, dict[str, float | int]], bars: dict[int, int]
 
 def main() -> None:
     args = parse_args()
-    print(
-        f"machine: nproc={os.cpu_count()}  numpy={np.__version__}  pandas={pd.__version__}  "
-        f"python={sys.version.split()[0]}  load average={os.getloadavg()[0]:.1f}"
-    )
+    print(f"{machine_line()}  numpy={np.__version__}  pandas={pd.__version__}")
     started = time.perf_counter()
     hourly = load_hourly()
     full = synthetic_market(hourly)

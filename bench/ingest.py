@@ -25,12 +25,10 @@ How to run
 from __future__ import annotations
 
 import argparse
-import os
+import io
 import shutil
 import statistics
-import sys
 import tempfile
-import time
 from datetime import UTC, date, datetime, timedelta
 from importlib import metadata
 from pathlib import Path
@@ -39,12 +37,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
+from harness import machine_line, setup_django, timed, verdict  # puts the repository on the path
 
-REPO = Path(__file__).resolve().parent.parent
+from heatmaps.binance.writer import relpath, write_file
+from models_engine.units import DAY_MS
+
 SYMBOL = "BTCUSDT"
 FIRST_DAY = date(2024, 1, 1)
 ROWS_PER_DAY = 1_000_000  # ~66 MB of CSV per daily file
-HEADER = "agg_trade_id,price,quantity,first_trade_id,last_trade_id,transact_time,is_buyer_maker\n"
 TYPED_COLUMNS = {
     "agg_trade_id": "BIGINT",
     "price": "DOUBLE",
@@ -64,21 +64,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--repeat", type=int, default=3, help="runs of each load (median kept)")
     parser.add_argument("--keep", type=Path, help="work in this folder and do not remove it")
     return parser.parse_args()
-
-
-def setup_django(work: Path) -> None:
-    """Point Django and the warehouse into ``work``, then set up and migrate."""
-    sys.path.insert(0, str(REPO))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "liqsite.settings")
-    os.environ.setdefault("SECRET_KEY", "bench-only")
-    os.environ.setdefault("DATABASE_URL", f"sqlite:///{work / 'django.sqlite3'}")
-    os.environ.setdefault("DUCKDB_PATH", str(work / "liqmap.duckdb"))
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    import django
-    from django.core.management import call_command
-
-    django.setup()
-    call_command("migrate", verbosity=0)
 
 
 # --- data ------------------------------------------------------------------------------------
@@ -104,7 +89,7 @@ class TradeStream:
         quantity = np.maximum(rng.lognormal(4.0, 1.5, rows).astype(np.int64), 1)  # thousandths
         start_ms = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
         start_ms *= 1000
-        times = np.sort(rng.integers(start_ms, start_ms + 86_400_000, rows, dtype=np.int64))
+        times = np.sort(rng.integers(start_ms, start_ms + DAY_MS, rows, dtype=np.int64))
         self.next_agg_id += rows
         self.next_trade_id = int(last_id[-1]) + 1
         self.price_tenths = int(price[-1])
@@ -129,26 +114,23 @@ def fixed_point(units: np.ndarray, decimals: int) -> pa.Array:
     return pc.binary_join_element_wise(whole, frac, ".")
 
 
-def day_path(root: Path, day: date) -> Path:
-    folder = root / "data/futures/um/daily/aggTrades" / SYMBOL
-    return folder / f"{SYMBOL}-aggTrades-{day.isoformat()}.csv"
-
-
-def write_day(path: Path, table: pa.Table) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb") as fh:
-        fh.write(HEADER.encode())
-        options = pa_csv.WriteOptions(include_header=False, quoting_style="none")
-        pa_csv.write_csv(table, fh, write_options=options)
+def csv_bytes(table: pa.Table) -> bytes:
+    """The archive's CSV: a header line, then the rows unquoted."""
+    out = io.BytesIO()
+    out.write((",".join(table.column_names) + "\n").encode())
+    options = pa_csv.WriteOptions(include_header=False, quoting_style="none")
+    pa_csv.write_csv(table, out, write_options=options)
+    return out.getvalue()
 
 
 def generate(root: Path, target_bytes: int) -> list[Path]:
-    """Write daily files until their total size reaches ``target_bytes``."""
+    """Write plain daily CSV files until their total size reaches ``target_bytes``."""
     stream, files, total = TradeStream(), [], 0
     day = FIRST_DAY
     while total < target_bytes:
-        path = day_path(root, day)
-        write_day(path, stream.day(day, ROWS_PER_DAY))
+        data = csv_bytes(stream.day(day, ROWS_PER_DAY))
+        path = relpath("aggTrades", SYMBOL, day.isoformat())
+        path = write_file(root, path, data, as_zip=False)
         files.append(path)
         total += path.stat().st_size
         day += timedelta(days=1)
@@ -172,9 +154,9 @@ def time_liqmap(files: list[Path], root: Path) -> tuple[float, int]:
 
     assert not Path(settings.DUCKDB_PATH).exists(), "the liqmap warehouse must start empty"
     first, last = day_of(files[0]), day_of(files[-1])
-    started = time.perf_counter()
-    summary = tasks.ingest(SYMBOL, first, last, source=root, datasets="aggTrades")
-    seconds = time.perf_counter() - started
+    seconds, summary = timed(
+        lambda: tasks.ingest(SYMBOL, first, last, source=root, datasets="aggTrades"), 1
+    )
     assert not summary["rejected"], summary["rejected"]
     assert summary["datasets"]["aggTrades"]["loaded"] == len(files), summary
     return seconds, summary["tables"]["agg_trades"]
@@ -191,10 +173,6 @@ def day_of(path: Path) -> date:
 
 
 # --- report ----------------------------------------------------------------------------------
-
-
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "MISS"
 
 
 def report(size: int, rows: int, liqmap: float, auto: float, typed: float) -> None:
@@ -243,19 +221,12 @@ def run(work: Path, gb: float, repeat: int) -> None:
     for stale in ("liqmap.duckdb", "liqmap.duckdb.wal", "auto.duckdb", "typed.duckdb"):
         (work / stale).unlink(missing_ok=True)  # a re-run with --keep starts from empty files
     setup_django(work)
-    print(
-        f"machine: nproc={os.cpu_count()}  duckdb={metadata.version('duckdb')}  "
-        f"python={sys.version.split()[0]}"
-    )
+    print(f"{machine_line()}  duckdb={metadata.version('duckdb')}")
     print(f"work folder: {work}")
 
-    started = time.perf_counter()
-    files = generate(root, int(gb * 1e9))
+    seconds, files = timed(lambda: generate(root, int(gb * 1e9)), 1)
     size = sum(path.stat().st_size for path in files)
-    print(
-        f"generated {len(files)} daily files, {size / 1e6:,.1f} MB "
-        f"in {time.perf_counter() - started:.1f} s"
-    )
+    print(f"generated {len(files)} daily files, {size / 1e6:,.1f} MB in {seconds:.1f} s")
 
     warm_cache(files)
     # This machine's timings swing by ±30 % from run to run: interleave the three loads and

@@ -1,13 +1,12 @@
-"""Shared fixtures: a warehouse file per test, archive trees on disk and served on loopback."""
+"""Shared fixtures: a warehouse file per test, archive trees on disk (written with
+``heatmaps.binance.writer``) and served on loopback."""
 
 from __future__ import annotations
 
 import functools
-import hashlib
 import http.server
 import shutil
 import threading
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -30,25 +29,6 @@ def sample_archive(tmp_path) -> Path:
     root = tmp_path / "archive"
     shutil.copytree(SAMPLE / "data", root / "data")
     return root
-
-
-def write_archive_file(
-    root: Path, relpath: str, text: str | bytes, *, as_zip: bool = True, checksum: bool = True
-) -> Path:
-    """Write one archive file the way Binance publishes it (zip with one CSV + CHECKSUM)."""
-    path = root / relpath
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = text.encode() if isinstance(text, str) else text
-    if not as_zip:
-        path = path.with_suffix(".csv")
-        path.write_bytes(data)
-        return path
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr(path.with_suffix(".csv").name, data)
-    if checksum:
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        path.with_name(path.name + ".CHECKSUM").write_text(f"{digest}  {path.name}\n")
-    return path
 
 
 def snapshot(path: Path) -> dict[str, list[tuple]]:

@@ -11,12 +11,13 @@ from django.core.management.base import CommandError
 
 from heatmaps import tasks, warehouse
 from heatmaps.models import Calibration
+from models_engine.units import DAY_MS
 
 from .conftest import SAMPLE
 
 pytestmark = pytest.mark.django_db
 EVERY_DATASET_BUT_LIQUIDATIONS = "metrics,fundingRate,klines,markPriceKlines,aggTrades"
-JAN_1_MS, DAY_MS = 1_704_067_200_000, 86_400_000
+JAN_1_MS = 1_704_067_200_000
 
 
 def ingest(last_day: int, datasets: str | None = None) -> None:

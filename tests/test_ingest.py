@@ -14,9 +14,11 @@ from django.core.management.base import CommandError
 
 from heatmaps import tasks, warehouse
 from heatmaps.binance.formats import DATASETS
+from heatmaps.binance.writer import write_file
 from heatmaps.models import IngestRun
+from models_engine.units import BAR_MS
 
-from .conftest import snapshot, write_archive_file
+from .conftest import snapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -77,7 +79,7 @@ def test_a_second_ingest_adds_nothing(sample_archive, warehouse_path):
 def test_a_changed_file_replaces_only_its_own_rows(sample_archive, warehouse_path):
     ingest(sample_archive, datasets="metrics")
     before = snapshot(warehouse_path)["metrics"]
-    write_archive_file(
+    write_file(
         sample_archive,
         f"{METRICS_DIR}/BTCUSDT-metrics-2024-01-03.zip",
         metrics_csv("2024-01-03", rows=24, oi="12345.0"),
@@ -94,7 +96,7 @@ def test_a_changed_file_replaces_only_its_own_rows(sample_archive, warehouse_pat
 
 
 def test_it_reads_plain_csv_files_too(tmp_path, warehouse_path):
-    write_archive_file(
+    write_file(
         tmp_path,
         f"{METRICS_DIR}/BTCUSDT-metrics-2024-01-05.zip",
         metrics_csv("2024-01-05", rows=7),
@@ -107,7 +109,7 @@ def test_it_reads_plain_csv_files_too(tmp_path, warehouse_path):
 
 
 def _bad(root: Path, text: str | bytes, *, checksum=True) -> Path:
-    return write_archive_file(
+    return write_file(
         root, f"{METRICS_DIR}/BTCUSDT-metrics-2024-01-11.zip", text, checksum=checksum
     )
 
@@ -198,9 +200,7 @@ def test_a_bad_new_version_of_a_loaded_file_keeps_the_old_rows(sample_archive, w
     before = snapshot(warehouse_path)
     lines = metrics_csv("2024-01-04").splitlines()
     lines[3] += ",extra"
-    write_archive_file(
-        sample_archive, f"{METRICS_DIR}/BTCUSDT-metrics-2024-01-04.zip", "\n".join(lines)
-    )
+    write_file(sample_archive, f"{METRICS_DIR}/BTCUSDT-metrics-2024-01-04.zip", "\n".join(lines))
 
     summary = ingest(sample_archive, datasets="metrics")
 
@@ -219,10 +219,10 @@ KLINE_HEADER = (
 def test_it_accepts_microsecond_timestamps(tmp_path, warehouse_path):
     t0 = 1704844800000  # 2024-01-10 00:00 UTC in ms
     rows = [
-        KLINE.format(t=(t0 + i * 300_000) * 1000, c=(t0 + i * 300_000 + 299_999) * 1000)
+        KLINE.format(t=(t0 + i * BAR_MS) * 1000, c=(t0 + (i + 1) * BAR_MS - 1) * 1000)
         for i in range(3)
     ]
-    write_archive_file(
+    write_file(
         tmp_path, f"{KLINES_DIR}/BTCUSDT-5m-2024-01-10.zip", "\n".join([KLINE_HEADER, *rows])
     )
 
@@ -232,14 +232,14 @@ def test_it_accepts_microsecond_timestamps(tmp_path, warehouse_path):
         times = con.execute(
             "SELECT epoch_ms(open_time), epoch_ms(close_time) FROM klines ORDER BY 1"
         ).fetchall()
-    assert times[0] == (t0, t0 + 299_999)
-    assert times[2][0] == t0 + 600_000
+    assert times[0] == (t0, t0 + BAR_MS - 1)
+    assert times[2][0] == t0 + 2 * BAR_MS
 
 
 def test_it_accepts_the_old_format_without_header(tmp_path, warehouse_path):
     t0 = 1577836800000  # 2020-01-01
-    rows = [KLINE.format(t=t0 + i * 300_000, c=t0 + i * 300_000 + 299_999) for i in range(4)]
-    write_archive_file(tmp_path, f"{KLINES_DIR}/BTCUSDT-5m-2020-01-01.zip", "\n".join(rows))
+    rows = [KLINE.format(t=t0 + i * BAR_MS, c=t0 + (i + 1) * BAR_MS - 1) for i in range(4)]
+    write_file(tmp_path, f"{KLINES_DIR}/BTCUSDT-5m-2020-01-01.zip", "\n".join(rows))
 
     summary = tasks.ingest("BTCUSDT", date(2020, 1, 1), date(2020, 1, 1), source=tmp_path)
 
@@ -248,9 +248,9 @@ def test_it_accepts_the_old_format_without_header(tmp_path, warehouse_path):
 
 def test_a_bad_row_in_a_headerless_file_is_reported_at_its_line(tmp_path, warehouse_path):
     t0 = 1577836800000
-    rows = [KLINE.format(t=t0 + i * 300_000, c=t0 + i * 300_000 + 299_999) for i in range(4)]
+    rows = [KLINE.format(t=t0 + i * BAR_MS, c=t0 + (i + 1) * BAR_MS - 1) for i in range(4)]
     rows[2] = rows[2].replace("42100.0", "n/a")
-    write_archive_file(tmp_path, f"{KLINES_DIR}/BTCUSDT-5m-2020-01-01.zip", "\n".join(rows))
+    write_file(tmp_path, f"{KLINES_DIR}/BTCUSDT-5m-2020-01-01.zip", "\n".join(rows))
 
     summary = tasks.ingest("BTCUSDT", date(2020, 1, 1), date(2020, 1, 1), source=tmp_path)
 
@@ -260,26 +260,26 @@ def test_a_bad_row_in_a_headerless_file_is_reported_at_its_line(tmp_path, wareho
 
 def test_it_reads_every_archive_dataset(tmp_path, warehouse_path):
     d = "data/futures/um/daily"
-    write_archive_file(
+    write_file(
         tmp_path,
         f"{d}/trades/BTCUSDT/BTCUSDT-trades-2024-02-01.zip",
         "id,price,qty,quote_qty,time,is_buyer_maker\n"
         "1,43000.5,0.010,430.005,1706745600123,true\n"
         "2,43001.0,0.500,21500.5,1706745600456,false\n",
     )
-    write_archive_file(
+    write_file(
         tmp_path,
         f"{d}/bookDepth/BTCUSDT/BTCUSDT-bookDepth-2024-02-01.zip",
         "timestamp,percentage,depth,notional\n"
         "2024-02-01 00:00:08,-5,4440.548,190000000.0\n"
         "2024-02-01 00:00:08,5,3900.1,172000000.0\n",
     )
-    write_archive_file(
+    write_file(
         tmp_path,
         f"{d}/indexPriceKlines/BTCUSDT/1m/BTCUSDT-1m-2024-02-01.zip",
         KLINE_HEADER + "\n" + KLINE.format(t=1706745600000, c=1706745659999),
     )
-    write_archive_file(
+    write_file(
         tmp_path,
         f"{d}/liquidationSnapshot/BTCUSDT/BTCUSDT-liquidationSnapshot-2024-02-01.zip",
         "time,side,order_type,time_in_force,original_quantity,price,average_price,order_status,"

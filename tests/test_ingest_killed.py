@@ -15,8 +15,10 @@ import pandas as pd
 import pytest
 
 from heatmaps import warehouse
+from heatmaps.binance.writer import write_file
+from models_engine.units import DAY_MS
 
-from .conftest import REPO, write_archive_file
+from .conftest import REPO
 
 AGG_DIR = "data/futures/um/daily/aggTrades/BTCUSDT"
 
@@ -31,7 +33,7 @@ def big_agg_trades(rows: int) -> str:
             "quantity": np.round(rng.exponential(0.2, rows) + 0.001, 3),
             "first_trade_id": np.arange(rows, dtype=np.int64) * 3,
             "last_trade_id": np.arange(rows, dtype=np.int64) * 3 + 2,
-            "transact_time": t0 + np.arange(rows, dtype=np.int64) * 86_400_000 // rows,
+            "transact_time": t0 + np.arange(rows, dtype=np.int64) * DAY_MS // rows,
             "is_buyer_maker": np.where(rng.random(rows) < 0.5, "true", "false"),
         }
     )
@@ -54,7 +56,7 @@ def manage(env: dict, *args: str, **kwargs) -> subprocess.Popen:
 def test_a_killed_ingest_leaves_nothing_partial_and_a_rerun_completes(tmp_path):
     source = tmp_path / "archive"
     rows = 2_000_000
-    write_archive_file(
+    write_file(
         source, f"{AGG_DIR}/BTCUSDT-aggTrades-2024-01-01.zip", big_agg_trades(rows), as_zip=False
     )
     env = {

@@ -8,12 +8,12 @@ from datetime import date
 import pytest
 
 from heatmaps import tasks, warehouse
-
-from .conftest import write_archive_file
+from heatmaps.binance.writer import write_file
+from models_engine.units import HOUR_MS, MINUTE_MS
 
 pytestmark = pytest.mark.django_db
 
-JAN_1_MS, HOUR_MS = 1_704_067_200_000, 3_600_000
+JAN_1_MS = 1_704_067_200_000
 KLINE_HEADER = (
     "open_time,open,high,low,close,volume,close_time,quote_volume,count,taker_buy_volume,"
     "taker_buy_quote_volume,ignore"
@@ -23,11 +23,11 @@ KLINE_HEADER = (
 def one_minute_day(tmp_path) -> None:
     """2024-01-01 in 1m candles only; minute i closes at 42000 + i."""
     rows = [
-        f"{JAN_1_MS + i * 60_000},{42000 + i - 1},{42001 + i},{41999 + i - 1},{42000 + i},"
-        f"1.0,{JAN_1_MS + i * 60_000 + 59_999},42000.0,10,0.5,21000.0,0"
+        f"{JAN_1_MS + i * MINUTE_MS},{42000 + i - 1},{42001 + i},{41999 + i - 1},{42000 + i},"
+        f"1.0,{JAN_1_MS + (i + 1) * MINUTE_MS - 1},42000.0,10,0.5,21000.0,0"
         for i in range(1440)
     ]
-    write_archive_file(
+    write_file(
         tmp_path / "archive",
         "data/futures/um/daily/klines/BTCUSDT/1m/BTCUSDT-1m-2024-01-01.zip",
         "\n".join([KLINE_HEADER, *rows]),

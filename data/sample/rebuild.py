@@ -1,33 +1,28 @@
 """Rebuild data/sample/ from the project's development data (../shared/data, not shipped).
 
 Repacks the first days of the synthetic sim-dev market into the archive's exact layout
-(one CSV per zip, a .CHECKSUM beside each), copies the real 1 h BTCUSDT candles, and cuts the
-true pending heatmap to the same days. Zips are written with a fixed timestamp so that a
-rebuild gives the same bytes. Run from the repository root: python data/sample/rebuild.py
+(one CSV per zip, a .CHECKSUM beside each, written by ``heatmaps.binance.writer`` with a fixed
+timestamp so that a rebuild gives the same bytes), copies the real 1 h BTCUSDT candles, and
+cuts the true pending heatmap to the same days. Run from the repository root:
+python data/sample/rebuild.py
 """
 
-import hashlib
 import shutil
 import sys
-import zipfile
 from pathlib import Path
 
 import pandas as pd
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+from heatmaps.binance.writer import write_file  # noqa: E402
+from models_engine.units import DAY_MS  # noqa: E402
+
+SHARED = REPO.parent / "shared" / "data"
 OUT = Path(__file__).resolve().parent
 DAYS = [f"2024-01-{d:02d}" for d in range(1, 11)]
-
-
-def pack(csv: Path, target_dir: Path) -> None:
-    target_dir.mkdir(parents=True, exist_ok=True)
-    zip_path = target_dir / (csv.stem + ".zip")
-    info = zipfile.ZipInfo(csv.name, date_time=(2024, 4, 1, 0, 0, 0))
-    info.compress_type = zipfile.ZIP_DEFLATED
-    with zipfile.ZipFile(zip_path, "w") as archive:
-        archive.writestr(info, csv.read_bytes(), compresslevel=9)
-    digest = hashlib.sha256(zip_path.read_bytes()).hexdigest()
-    (target_dir / (zip_path.name + ".CHECKSUM")).write_text(f"{digest}  {zip_path.name}\n")
+FIRST_DAY_MS = 1704067200000  # 2024-01-01 00:00 UTC
 
 
 def main() -> None:
@@ -42,13 +37,13 @@ def main() -> None:
         else:
             keep = any(csv.stem.endswith(day) for day in DAYS)
         if keep:
-            pack(csv, archive_root / rel.parent)
+            write_file(archive_root, rel.with_suffix(".zip"), csv.read_bytes())
     real = SHARED / "binance/futures/um/nonvision/klines/BTCUSDT/1h/BTCUSDT_1h_Cleaned.csv"
     (OUT / "real").mkdir(exist_ok=True)
     shutil.copyfile(real, OUT / "real" / real.name)
     truth = OUT / "sim-dev" / "truth"
     truth.mkdir(parents=True, exist_ok=True)
-    end_ms = 1704067200000 + len(DAYS) * 86_400_000
+    end_ms = FIRST_DAY_MS + len(DAYS) * DAY_MS
     heatmap = pd.read_parquet(sim / "truth/pending_heatmap.parquet")
     heatmap = heatmap[heatmap["hour_open_time"] < end_ms].astype({"side": str})
     heatmap = heatmap.sort_values(list(heatmap.columns), ignore_index=True)

@@ -13,6 +13,7 @@ import pandas as pd
 from models_engine.brackets import liquidation_price
 from models_engine.ledger import first_crossing
 from models_engine.market import BAR_MS, MarketData
+from models_engine.units import DAY_MS
 
 from .helpers import T0, market
 
@@ -33,7 +34,7 @@ def simulated_market(
     openings are proportional to volume.
     """
     rng = np.random.default_rng(seed)
-    n = days * 288
+    n = days * DAY_MS // BAR_MS
     close = 60_000 * np.exp(np.cumsum(rng.normal(0, volatility, n)))
     spread = np.abs(rng.normal(0, volatility / 2, n)) * close
     low, high = close - spread, close + spread

@@ -21,7 +21,7 @@ from models_engine.fitting import MIN_LIQUIDATIONS, WARMUP_DAYS, fit, walk_forwa
 from models_engine.ledger import Closing, Cohorts, consumed_log, run_ledger
 from models_engine.market import build_bars, slice_bars
 from models_engine.snapshots import pending_snapshots
-from models_engine.units import DAY_MS
+from models_engine.units import BAR_MS, DAY_MS, HOUR_MS
 
 from .helpers import T0
 from .simulated import simulated_market
@@ -104,18 +104,16 @@ def test_parameters_survive_a_round_trip_through_json(known_market):
 
 def test_each_snapshot_and_bar_is_the_whole_book_under_the_calibration_in_force_then(known_market):
     bars, _ = known_market
-    bars = slice_bars(bars, 0, 4 * 288)
+    bars = slice_bars(bars, 0, 4 * DAY // BAR_MS)
     # the simulated open interest is flat: positions open with volume here
     opened = Parameters.prior().rates[:, ::-1, :] * VOLUME_RATE
     prior = replace(Parameters.prior(), rates=opened)
     later = replace(prior, half_life_hours=6.0, half_life_slope=-1.0, closing_share=0.3)
     latest = replace(prior, rates=prior.rates * 2.5, closing_lean=1.0, half_life_hours=60.0)
-    schedule = Schedule(
-        np.array([T0 + DAY + 3_600_000, T0 + 3 * DAY]), (later, latest), prior=prior
-    )
+    schedule = Schedule(np.array([T0 + DAY + HOUR_MS, T0 + 3 * DAY]), (later, latest), prior=prior)
     config = ModelConfig(schedule=schedule, price_step=100.0)
     book = BinanceStandardModel(config).book(bars, None, config)
-    times = T0 + np.arange(1, 4 * 24 + 1) * 3_600_000
+    times = T0 + np.arange(1, 4 * 24 + 1) * HOUR_MS
     valuation = Valuation(book, bars, schedule)
     heat, _ = valuation.heatmaps(times, 100.0, 5)
     consumed = valuation.consumed(100.0)
@@ -123,7 +121,7 @@ def test_each_snapshot_and_bar_is_the_whole_book_under_the_calibration_in_force_
     for params in schedule.all():
         # the brute force: every row of the book in one plain ledger under these parameters
         side = (~book.is_long).astype(int)
-        hazard = np.log(2) * bars.bar_ms / (params.half_lives() * 3_600_000)
+        hazard = np.log(2) * bars.bar_ms / (params.half_lives() * HOUR_MS)
         cohorts = Cohorts(
             book.bar,
             book.is_long,

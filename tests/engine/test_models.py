@@ -17,6 +17,7 @@ from models_engine.market import BAR_MS, MarketData, auto_price_step
 from models_engine.registry import all_models, check_weights, ensemble
 from models_engine.snapshots import empty_snapshots
 from models_engine.trade_clusters import TradeClustersModel
+from models_engine.units import DAY_MS, HOUR_MS
 
 from .helpers import T0, market
 
@@ -215,7 +216,7 @@ def test_snapshots_start_on_the_hour_and_use_only_finished_bars():
     close = 42_000 + np.cumsum(rng.normal(0, 20, n))
     result = BinanceStandardModel().run(market(close, oi=1000 + np.arange(n + 1) * 2.0))
     times = np.unique(result.heatmap["time_bucket"])
-    assert list(times) == [T0 + h * 3_600_000 for h in range(1, 6)]  # 60 bars = 5 hours
+    assert list(times) == [T0 + h * HOUR_MS for h in range(1, 6)]  # 60 bars = 5 hours
     assert result.as_of == T0 + n * BAR_MS
     assert result.heatmap["leverage"].isna().all()
     assert set(result.tier_heatmap["leverage"]) == set(LEVERAGE_TIERS)
@@ -253,7 +254,7 @@ def test_the_ensemble_heatmap_is_the_weighted_sum_of_its_members():
 
 def test_a_result_below_0_3_confidence_is_invalid_and_says_so():
     rng = np.random.default_rng(9)
-    n = 288  # one day, with open interest known for a third of the bars
+    n = DAY_MS // BAR_MS  # one day, with open interest known for a third of the bars
     close = 42_000 + np.cumsum(rng.normal(0, 10, n))
     full = market(close, oi=1000 + np.cumsum(rng.normal(0, 2, n + 1)))
     sparse = MarketData(klines=full.klines, metrics=full.metrics.iloc[::3])
