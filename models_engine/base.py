@@ -117,6 +117,7 @@ class AbstractLiquidationModel(ABC):
     """The interface every model implements (from the spec)."""
 
     model_name: ClassVar[str]
+    label: ClassVar[str]  # the name people read
     required_inputs: ClassVar[tuple[str, ...]] = ("klines",)
     optional_inputs: ClassVar[tuple[str, ...]] = ()
 

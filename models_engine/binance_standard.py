@@ -10,6 +10,7 @@ from .market import Bars, MarketData
 
 class BinanceStandardModel(LedgerModel):
     model_name = "binance_standard"
+    label = "Binance standard"
     required_inputs = ("klines", "metrics")
     optional_inputs = ("mark",)
 

@@ -171,10 +171,14 @@ def sum_snapshots(
 
 
 def combine(
-    members: list[ModelResult], weights: list[float], per_time: np.ndarray | None = None
+    members: list[ModelResult],
+    weights: list[float],
+    per_time: np.ndarray | None = None,
+    labels: Mapping[str, str] | None = None,
 ) -> ModelResult:
     """Combine member results computed on the same window and price step, with fixed
-    ``weights`` or, if given, ``per_time`` weights (members × the members' snapshot times)."""
+    ``weights`` or, if given, ``per_time`` weights (members × the members' snapshot times).
+    A member's warnings are kept, prefixed with its label (its name when none is given)."""
     times = members[0].snapshot_times
     if per_time is None or times is None or len(times) == 0:
         per_time = np.tile(
@@ -211,7 +215,10 @@ def combine(
         k: float(sum(wi * m.totals.get(k, 0.0) for m, wi in zip(members, w, strict=True)))
         for k in ("opened", "closed", "expired", "consumed", "pending")
     }
-    member_warnings = [f"{m.model}: {text}" for m in members for text in m.warnings]
+    labels = labels or {}
+    member_warnings = [
+        f"{labels.get(m.model, m.model)}: {text}" for m in members for text in m.warnings
+    ]
     return ModelResult(
         model="ensemble",
         levels=levels,
@@ -239,6 +246,7 @@ def _at_times(row: np.ndarray, times: np.ndarray | None, frame: pd.DataFrame) ->
 
 class EnsembleModel(AbstractLiquidationModel):
     model_name = "ensemble"
+    label = "Ensemble"
     required_inputs = ("klines", "metrics")
     optional_inputs = ("mark", "funding", "trades")
 
@@ -273,13 +281,13 @@ class EnsembleModel(AbstractLiquidationModel):
         learning = self.learning_days is not None
         chosen = members if learning else [m for m in members if m.model in self.weights]
         fixed = np.array([self.weights.get(m.model, 0.0) for m in chosen])
+        labels = {name: model.label for name, model in self.members.items()}
         if not learning or not market.has("realized") or chosen[0].snapshot_times is None:
-            return combine(chosen, list(fixed))
+            return combine(chosen, list(fixed), labels=labels)
         times = chosen[0].snapshot_times
         scores = [
             hourly_precision(m.heatmap, market.realized, m.bars, m.price_step, times)
             for m in chosen
         ]
-        return combine(
-            chosen, list(fixed), learned_weights(scores, times, self.learning_days, fixed)
-        )
+        per_time = learned_weights(scores, times, self.learning_days, fixed)
+        return combine(chosen, list(fixed), per_time, labels)

@@ -17,6 +17,7 @@ from .market import Bars, MarketData
 
 class FundingAdjustedModel(BinanceStandardModel):
     model_name = "funding_adjusted"
+    label = "Funding adjusted"
     optional_inputs = ("mark", "funding")
 
     def book(self, bars: Bars, market: MarketData, config: ModelConfig) -> Book:

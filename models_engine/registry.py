@@ -20,12 +20,7 @@ MEMBERS: dict[str, type[AbstractLiquidationModel]] = {
 }
 ENSEMBLE = EnsembleModel.model_name
 MODEL_NAMES = (*MEMBERS, ENSEMBLE)
-LABELS = {
-    ENSEMBLE: "Ensemble",
-    "binance_standard": "Binance standard",
-    "funding_adjusted": "Funding adjusted",
-    "trade_clusters": "Trade clusters",
-}
+LABELS = {ENSEMBLE: EnsembleModel.label} | {name: m.label for name, m in MEMBERS.items()}
 DEFAULT_WEIGHTS = {"binance_standard": 0.5, "funding_adjusted": 0.3, "trade_clusters": 0.2}
 # whole numbers, as people and URLs write them ("25x", leverage=25)
 TIERS = tuple(int(t) for t in LEVERAGE_TIERS)

@@ -55,6 +55,7 @@ def daily_features(bars: Bars, bar: np.ndarray, size: np.ndarray) -> np.ndarray:
 
 class TradeClustersModel(LedgerModel):
     model_name = "trade_clusters"
+    label = "Trade clusters"
     required_inputs = ("klines",)
     optional_inputs = ("trades", "metrics", "mark")
 

@@ -127,10 +127,10 @@ def heatmap(
         },
         "current_price": run["current_price"],
         "metadata": {
-            **_last_column(total, prices),
+            **_last_column(total, prices, grid),
             "by_side": {
-                "long": _last_column(long_m, prices),
-                "short": _last_column(short_m, prices),
+                "long": _last_column(long_m, prices, grid),
+                "short": _last_column(short_m, prices, grid),
             },
             "confidence": float(run["confidence"]),
             "confidence_band": confidence_band(float(run["confidence"])),
@@ -149,10 +149,14 @@ def heatmap(
     }
 
 
-def _last_column(matrix: np.ndarray, prices: np.ndarray) -> dict:
-    """Pending notional now (the last column) and its densest price bucket."""
+def _last_column(matrix: np.ndarray, prices: np.ndarray, grid) -> dict:
+    """Pending notional now (the last column) and its densest price bucket in the view: a
+    level the chart first shows, never one beyond its price axis."""
     last = matrix[:, -1] if matrix.size else np.zeros(0)
-    densest = float(prices[int(np.argmax(last))]) if last.size and last.max() > 0 else None
+    shown = last.copy()
+    if grid.view_low is not None and grid.view_high is not None:
+        shown[(prices < grid.view_low - grid.price_step) | (prices > grid.view_high)] = 0
+    densest = float(prices[int(np.argmax(shown))]) if shown.size and shown.max() > 0 else None
     return {"total_volume": float(last.sum()), "highest_density_price": densest}
 
 

@@ -12,7 +12,9 @@ _band = serializers.ChoiceField(
 
 class SideNowSerializer(serializers.Serializer):
     total_volume = serializers.FloatField(help_text="pending USDT in the last column")
-    highest_density_price = serializers.FloatField(allow_null=True)
+    highest_density_price = serializers.FloatField(
+        allow_null=True, help_text="densest bucket of the last column in the view's price range"
+    )
 
 
 class BySideSerializer(serializers.Serializer):
@@ -22,7 +24,9 @@ class BySideSerializer(serializers.Serializer):
 
 class MetadataSerializer(serializers.Serializer):
     total_volume = serializers.FloatField(help_text="pending USDT in the last column")
-    highest_density_price = serializers.FloatField(allow_null=True)
+    highest_density_price = serializers.FloatField(
+        allow_null=True, help_text="densest bucket of the last column in the view's price range"
+    )
     by_side = BySideSerializer(help_text="total_volume and highest_density_price per side")
     confidence = serializers.FloatField()
     confidence_band = _band

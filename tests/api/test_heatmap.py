@@ -147,3 +147,11 @@ def test_zooming_a_90d_view_comes_back_at_the_hourly_snapshots(served, clients):
     assert wide["metadata"]["time_bucket_seconds"] > 3600
     assert zoomed["metadata"]["time_bucket_seconds"] == 3600
     assert zoomed["metadata"]["price_step"] == zoomed["metadata"]["stored_price_step"] == 100
+
+
+@pytest.mark.parametrize("timeframe", ["12h", "7d"])
+def test_the_densest_level_is_one_the_chart_shows(served, clients, timeframe):
+    meta = get(clients["bot"], timeframe=timeframe)["metadata"]
+    low, high = meta["view_price_min"] - meta["price_step"], meta["view_price_max"]
+    for figures in (meta, meta["by_side"]["long"], meta["by_side"]["short"]):
+        assert low <= figures["highest_density_price"] <= high, (timeframe, figures, low, high)
