@@ -1,13 +1,13 @@
 """Every DuckDB statement liqmap runs; nothing else in the project imports duckdb.
 
-One module per concern: ``schema`` (tables and migrations), ``connection`` (the writer lock,
-the one transaction, WarehouseError), ``loading`` (archive files into raw tables),
-``model_io`` (what the jobs read and write), ``serving`` (published snapshots and their
-readers), ``queries`` (what the API and the jobs ask). Every public function takes and returns
+One module per concern: ``schema`` (tables and migrations), ``connection`` (the writer
+lock, WarehouseError), ``transactions`` (the one transaction), ``loading`` (archive files into
+raw tables), ``model_io`` (what the jobs read and write), ``serving`` (published snapshots and
+their readers), ``queries`` (what the API and the jobs ask). Every public function takes and returns
 times as epoch ms UTC. Callers write ``warehouse.load_market(...)``: the names are here.
 """
 
-from .connection import WarehouseBusy, WarehouseError, connect, transaction, writer_lock
+from .connection import WarehouseBusy, WarehouseError, connect, writer_lock
 from .loading import (
     FileRecord,
     LoadResult,
@@ -51,6 +51,7 @@ from .serving import (
     snapshot_connection,
     snapshot_id,
 )
+from .transactions import transaction
 
 __all__ = [
     "BAR_MS",

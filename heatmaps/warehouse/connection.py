@@ -1,6 +1,6 @@
 """Opening the warehouse to write: the writer lock (who holds it, how long to wait for it), the
-one transaction every multi-statement write runs in, and the one exception for a warehouse that
-cannot be opened or written.
+one exception for a warehouse that cannot be opened or written (the one transaction every
+multi-statement write runs in is ``transactions.transaction``).
 
 DuckDB takes one writer per file: writers go through ``connect()``, which holds a file lock
 beside the database for as long as they write.
@@ -73,24 +73,6 @@ def connect(path: Path | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
                     con.close()
                 raise
             con.close()
-
-
-@contextlib.contextmanager
-def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """Run the block's statements as one transaction: all of them or none.
-
-    A failure inside the block rolls back and is raised as it is, even when the ROLLBACK fails
-    too (a connection broken by a full disk cannot roll back). A failed COMMIT ends the
-    transaction by itself: it is raised with nothing to roll back.
-    """
-    con.execute("BEGIN TRANSACTION")
-    try:
-        yield
-    except BaseException:
-        with contextlib.suppress(duckdb.Error):
-            con.execute("ROLLBACK")
-        raise
-    con.execute("COMMIT")
 
 
 @contextlib.contextmanager

@@ -16,8 +16,8 @@ import duckdb
 
 from heatmaps.binance.formats import Dataset, RejectedFile, explain_csv_error
 
-from . import connection
 from .schema import RAW_TABLES
+from .transactions import transaction
 
 # Per table: what a row must satisfy, said as the reason a file breaking it is rejected.
 _CHECKS: dict[str, list[tuple[str, str]]] = {
@@ -156,7 +156,7 @@ def load_file(
         extra_cols.append("interval")
         extra_vals.append("$interval")
     time_col = _time_target(dataset)
-    with connection.transaction(con):
+    with transaction(con):
         old = find_file(con, relpath)
         if old is not None:
             con.execute(f"DELETE FROM {table} WHERE file_id = ?", [old.id])

@@ -9,7 +9,7 @@ import pandas as pd
 
 from models_engine.units import BAR_MS
 
-from . import connection
+from .transactions import transaction
 
 # The bar grid is 5 minutes; finer candles are aggregated up to it, coarser ones are not used.
 _BAR_INTERVALS = ("5m", "1m", "3m")
@@ -126,7 +126,7 @@ def replace_model_output(
     """
     window = {"symbol": symbol, "model": model, "start": window_start_ms, "end": window_end_ms}
     try:
-        with connection.transaction(con):
+        with transaction(con):
             for table, column in (
                 ("liquidation_levels", "timestamp"),
                 ("heatmap_cache", "time_bucket"),

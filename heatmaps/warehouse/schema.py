@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import duckdb
 
-from . import connection
+from .transactions import transaction
 
 _KLINE_TABLE = """(
     file_id INTEGER NOT NULL, symbol VARCHAR NOT NULL, interval VARCHAR NOT NULL,
@@ -105,7 +105,7 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
     row = con.execute("SELECT max(version) FROM schema_version").fetchone()
     version = row[0] or 0
     for number, sql in enumerate(MIGRATIONS[version:], start=version + 1):
-        with connection.transaction(con):
+        with transaction(con):
             con.execute(sql)
             con.execute("INSERT INTO schema_version VALUES (?)", [number])
     return len(MIGRATIONS)
