@@ -123,6 +123,8 @@ MODEL_WEIGHTS = env.json("MODEL_WEIGHTS", default=None)
 # The web reads a read-only snapshot of the warehouse that writers publish after each job
 # (DuckDB allows one writer or many readers, never both).
 SERVING_PATH = Path(env.str("SERVING_PATH", default=str(DUCKDB_PATH.parent / "serving")))
+# Live data older than this is stale: the pages warn and the API's freshness says so.
+FEED_STALE_SECONDS = env.int("FEED_STALE_SECONDS", default=600)
 # Waits before retrying a failed warehouse read; after the last one the API answers 503.
 WAREHOUSE_RETRY_DELAYS = [float(x) for x in env.list("WAREHOUSE_RETRY_DELAYS", default=[1, 3, 9])]
 # Seconds a writer waits for another writer's lock before giving up (naming the holder).

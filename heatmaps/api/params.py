@@ -93,6 +93,10 @@ class HeatmapParams(RangeMixin, ModelParams):
     leverage = serializers.CharField(
         required=False, help_text="comma-separated tiers, e.g. 10,25 (default: all)"
     )
+    since = serializers.DateTimeField(
+        required=False,
+        help_text="ISO 8601: only the columns after it, on the same grid (live updates)",
+    )
 
     def validate_leverage(self, value: str) -> list[float]:
         try:

@@ -5,12 +5,14 @@ Views parse parameters and call these; nothing here knows about HTTP.
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
+from django.conf import settings
 
-from heatmaps import warehouse
+from heatmaps import sample_data, warehouse
 from heatmaps.models import WeightConfig
 from models_engine import registry
 from models_engine.base import confidence_band
@@ -69,7 +71,10 @@ def heatmap(
     price_min: float | None = None,
     price_max: float | None = None,
     leverage: list[float] | None = None,
+    since: datetime | None = None,
 ) -> dict:
+    """The pending heatmap on the planned grid; with ``since``, only the grid's columns after
+    it (a live page appends them to what it shows)."""
     run = _run_or_empty(symbol, model)
     # the per-tier heatmap is stored on wider buckets: a leverage filter cannot go finer
     base_step = float(run["tier_price_step"] if leverage else run["price_step"])
@@ -90,12 +95,14 @@ def heatmap(
         price_step=price_step,
     )
     times, prices, bucket, step = grid.times, grid.prices, grid.bucket_ms, grid.price_step
+    if since is not None:
+        times = times[times > to_ms(since)]
     ohlc = (
         warehouse.candles(symbol, int(times[0]), int(times[-1]) + bucket, bucket)
         if len(times)
         else pd.DataFrame(columns=["time", "open", "high", "low", "close"])
     )
-    if len(prices) == 0:
+    if len(prices) == 0 or len(times) == 0:
         cells = pd.DataFrame(columns=["time_bucket", "price_bucket", "side", "volume"])
     else:
         cells = warehouse.heatmap_cells(
@@ -145,14 +152,35 @@ def heatmap(
             "data_start": iso(extent[0]),
             "data_end": iso(extent[1]),
             "covers_window": grid.covers_window,
+            "window_start": iso(grid.times[0]) if len(grid.times) else None,
+            "data_reaches": iso(warehouse.data_end(symbol)),
+            "published_at": iso(warehouse.published_at()),
         },
+    }
+
+
+def freshness(symbol: str, run: dict) -> dict:
+    """How fresh an answer is: how far the symbol's data reaches, when the model last ran and
+    the warehouse was last published, and whether the data is older than a live feed allows
+    (FEED_STALE_SECONDS; never for the bundled sample, which is history by design)."""
+    end = warehouse.data_end(symbol)
+    age = None if end is None else max(0, (time.time_ns() // 1_000_000 - end) // 1000)
+    live = not sample_data.is_sample()
+    return {
+        "data_end": iso(end),
+        "as_of": iso(run["as_of"]),
+        "published_at": iso(warehouse.published_at()),
+        "age_seconds": age,
+        "stale_after_seconds": settings.FEED_STALE_SECONDS,
+        "stale": bool(live and age is not None and age > settings.FEED_STALE_SECONDS),
+        "live": live,
     }
 
 
 def _last_column(matrix: np.ndarray, prices: np.ndarray, grid) -> dict:
     """Pending notional now (the last column) and its densest price bucket in the view: a
     level the chart first shows, never one beyond its price axis."""
-    last = matrix[:, -1] if matrix.size else np.zeros(0)
+    last = matrix[:, -1] if matrix.size else np.zeros(len(prices))
     shown = last.copy()
     if grid.view_low is not None and grid.view_high is not None:
         shown[(prices < grid.view_low - grid.price_step) | (prices > grid.view_high)] = 0
@@ -196,6 +224,7 @@ def levels(symbol: str, model: str, leverage: int | None = None) -> dict:
         "cumulative": cumulative,
         "confidence": float(run["confidence"]),
         "warnings": run["warnings"],
+        "freshness": freshness(symbol, run),
     }
 
 
@@ -290,4 +319,5 @@ def signal(symbol: str, model: str) -> dict:
         "model": model,
         "current_price": run["current_price"],
         "as_of": iso(run["as_of"]),
+        "freshness": freshness(symbol, run),
     }

@@ -47,6 +47,17 @@ class MetadataSerializer(serializers.Serializer):
         allow_null=True, help_text="first stored column in the window asked for"
     )
     data_end = serializers.CharField(allow_null=True)
+    window_start = serializers.CharField(
+        allow_null=True,
+        help_text="the grid's first column (with since=, the columns before it "
+        "have left the window)",
+    )
+    data_reaches = serializers.CharField(
+        allow_null=True, help_text="when the symbol's newest candle closes"
+    )
+    published_at = serializers.CharField(
+        allow_null=True, help_text="when the warehouse this answer was read from was published"
+    )
     covers_window = serializers.BooleanField(
         help_text="false: the data holds less than the window asked for (see data_start/end)"
     )
@@ -97,6 +108,24 @@ class CumulativeSerializer(serializers.Serializer):
     short = PricedVolumeSerializer(many=True)
 
 
+class FreshnessSerializer(serializers.Serializer):
+    data_end = serializers.CharField(
+        allow_null=True, help_text="when the symbol's newest candle closes: how far data reaches"
+    )
+    as_of = serializers.CharField(allow_null=True, help_text="the model's latest snapshot")
+    published_at = serializers.CharField(
+        allow_null=True, help_text="when the warehouse the answer was read from was published"
+    )
+    age_seconds = serializers.IntegerField(
+        allow_null=True, help_text="seconds from data_end to this answer"
+    )
+    stale_after_seconds = serializers.IntegerField()
+    stale = serializers.BooleanField(
+        help_text="live data older than stale_after_seconds: the feed is behind or stopped"
+    )
+    live = serializers.BooleanField(help_text="false for the bundled sample (history)")
+
+
 class LevelsSerializer(serializers.Serializer):
     symbol = serializers.CharField()
     model = serializers.CharField()
@@ -106,6 +135,7 @@ class LevelsSerializer(serializers.Serializer):
     cumulative = CumulativeSerializer()
     confidence = serializers.FloatField()
     warnings = serializers.ListField(child=serializers.CharField())
+    freshness = FreshnessSerializer()
 
 
 class MeanLevelSerializer(serializers.Serializer):
@@ -189,6 +219,7 @@ class SignalSerializer(serializers.Serializer):
     model = serializers.CharField()
     current_price = serializers.FloatField(allow_null=True)
     as_of = serializers.CharField(allow_null=True)
+    freshness = FreshnessSerializer()
 
 
 class HealthSerializer(serializers.Serializer):

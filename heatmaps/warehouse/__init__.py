@@ -28,6 +28,7 @@ from .model_io import (
 )
 from .queries import (
     candles,
+    data_end,
     heatmap_cells,
     heatmap_extent,
     heatmap_rows,
@@ -46,6 +47,7 @@ from .serving import (
     WarehouseUnavailable,
     current_snapshot,
     publish,
+    published_at,
     read,
     served_symbols,
     snapshot_connection,
@@ -66,6 +68,7 @@ __all__ = [
     "bar_interval",
     "bare_read_csv",
     "candles",
+    "data_end",
     "connect",
     "current_snapshot",
     "data_range",
@@ -85,6 +88,7 @@ __all__ = [
     "migrate",
     "predicted_total",
     "publish",
+    "published_at",
     "read",
     "realized_events",
     "realized_total",

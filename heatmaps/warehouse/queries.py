@@ -151,6 +151,12 @@ def last_liquidation(symbol: str) -> int | None:
     return None if frame.empty or pd.isna(frame.iloc[0]["t"]) else int(frame.iloc[0]["t"])
 
 
+def data_end(symbol: str) -> int | None:
+    """Epoch ms at which the symbol's newest candle closes: how far its data reaches."""
+    frame = read("SELECT epoch_ms(max(close_time)) + 1 AS t FROM klines WHERE symbol = ?", [symbol])
+    return None if frame.empty or pd.isna(frame.iloc[0]["t"]) else int(frame.iloc[0]["t"])
+
+
 def realized_total(symbol: str, start_ms: int, end_ms: int) -> float:
     frame = read(
         """SELECT coalesce(sum(price * quantity), 0) AS v FROM liquidation_history

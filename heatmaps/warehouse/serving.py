@@ -153,6 +153,15 @@ def snapshot_id() -> str:
     return path.name if path else "empty"
 
 
+def published_at() -> int | None:
+    """Epoch ms at which the current snapshot was published (its name says it)."""
+    path = current_snapshot()
+    if path is None:
+        return None
+    stamp = datetime.strptime(path.stem.removeprefix("snapshot-"), "%Y%m%dT%H%M%S%f")
+    return int(stamp.replace(tzinfo=UTC).timestamp() * 1000)
+
+
 _symbols: dict[Path, list[str]] = {}
 
 

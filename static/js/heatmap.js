@@ -64,8 +64,9 @@
     title.textContent = `${data.symbol} · ${form.model.selectedOptions[0].text} · ${zoomed ? "zoomed" : data.timeframe}`;
     liqmap.figures(stats, {"Price": liqmap.usd(data.current_price, 1), [`Densest level${SIDES[side]}`]: liqmap.usd(now.highest_density_price),
       [`Pending${SIDES[side]}`]: liqmap.compact(now.total_volume), "Confidence": `${Math.round(meta.confidence * 100)} %`,
-      "Resolution": `${duration(meta.time_bucket_seconds)} × $${meta.price_step}`, "As of": liqmap.when(meta.as_of)});
-    const notes = [...meta.warnings, ...(meta.is_valid ? [] : ["The model marked this run as not valid."])];
+      "Resolution": `${duration(meta.time_bucket_seconds)} × $${meta.price_step}`, "As of": liqmap.asOf(meta.as_of, signal.freshness)});
+    const notes = [liqmap.staleNote(signal.freshness), ...meta.warnings,
+                   ...(meta.is_valid ? [] : ["The model marked this run as not valid."])].filter(Boolean);
     if (!meta.covers_window && meta.data_start) {
       const days = Math.round((Date.parse(meta.data_end) - Date.parse(meta.data_start)) / 86_400_000);
       notes.unshift(`data covers ${days} days (${day(meta.data_start)} → ${day(meta.data_end)})`);
@@ -121,6 +122,38 @@
     clearTimeout(zoomTimer);
     zoomTimer = setTimeout(() => load(false), 350);
   });
+  // Live: every minute, the columns after the last but one shown (the last may have grown)
+  // and the signal; a changed price grid (new levels beyond it) draws the page again
+  async function refresh() {
+    if (!data || plot.dataset.state !== "ready" || zoom.start || zoom.price_min !== undefined) return;
+    const q = query(), mine = ticket;
+    try {
+      const [heat, sig] = await Promise.all([
+        liqmap.getJSON("liquidations/heatmap", {...q, since: data.times.at(-2) ?? data.times.at(-1)}),
+        liqmap.getJSON("trading/signals", {symbol: q.symbol, model: q.model})]);
+      if (mine !== ticket) return;
+      const sameGrid = heat.prices.length === data.prices.length && heat.prices[0] === data.prices[0] &&
+        heat.metadata.price_step === data.metadata.price_step;
+      if (!sameGrid) return load(true);
+      signal = sig;
+      if (heat.times.length) {
+        const first = heat.times[0], start = heat.metadata.window_start;
+        const keep = (t) => t >= start && t < first;
+        const kept = data.times.map(keep);
+        data.long = data.long.map((row, i) => [...row.filter((_, j) => kept[j]), ...heat.long[i]]);
+        data.short = data.short.map((row, i) => [...row.filter((_, j) => kept[j]), ...heat.short[i]]);
+        data.times = [...data.times.filter(keep), ...heat.times];
+        const c = data.candles, old = c.time.map((t) => t >= start && t < (heat.candles.time[0] ?? "~"));
+        for (const k of Object.keys(c)) c[k] = [...c[k].filter((_, j) => old[j]), ...heat.candles[k]];
+        Object.assign(data, {current_price: heat.current_price, metadata: heat.metadata});
+        draw();
+      }
+      describe();
+    } catch (error) {
+      liqmap.showError(errorBox, error);  // the page keeps what it shows; the next minute retries
+    }
+  }
+  liqmap.everyMinute(refresh);
   for (const [name, value] of new URLSearchParams(location.search)) if (["model", "timeframe"].includes(name)) form[name].value = value;
   load(true);
 })();

@@ -78,5 +78,19 @@ const liqmap = (() => {
   }));
   const notes = (list, texts) => list.replaceChildren(...texts.map((text) => element("li", text)));
 
-  return {getJSON, showError, usd, compact, when, legend, axis, layout, config, priceLine, label, element, figures, notes};
+  // "3 min", "5 h", "2 d": how long ago an ISO time was
+  function ago(iso) {
+    const s = Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
+    return s < 90 ? `${Math.round(s)} s` : s < 5400 ? `${Math.round(s / 60)} min`
+      : s < 129600 ? `${Math.round(s / 3600)} h` : `${Math.round(s / 86400)} d`;
+  }
+  // "As of" with the data's age; the API's freshness says whether the feed is behind
+  const asOf = (iso, fresh) => iso ? `${when(iso)}${fresh && fresh.live && fresh.data_end ? ` (data ${ago(fresh.data_end)} old)` : ""}` : "–";
+  const staleNote = (fresh) => fresh && fresh.stale
+    ? `No new market data for ${ago(fresh.data_end)}: the feed is behind or stopped (is manage.py follow running?)` : null;
+  // live pages: run ``refresh`` every minute while the tab is visible
+  const everyMinute = (refresh) => setInterval(() => document.hidden || refresh(), 60_000);
+
+  return {getJSON, showError, usd, compact, when, legend, axis, layout, config, priceLine, label, element, figures, notes,
+          ago, asOf, staleNote, everyMinute};
 })();

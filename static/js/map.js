@@ -3,7 +3,7 @@
 (() => {
   const form = document.getElementById("controls");
   const plot = document.getElementById("plot");
-  const [title, stats, errorBox] = ["title", "stats", "error"].map((id) => document.getElementById(id));
+  const [title, stats, warnings, errorBox] = ["title", "stats", "warnings", "error"].map((id) => document.getElementById(id));
   // one colour a tier, none of them the longs' red or the shorts' teal of the curves
   const TIER_COLOURS = {2: "#7b61ff", 3: "#5b6ee8", 5: "#4c5fd7", 10: "#3b9be8", 20: "#1fb5a0", 25: "#8fd14f",
                         50: "#fdb827", 75: "#ff8c42", 100: "#e879f9", 125: "#d8dde8"};
@@ -62,11 +62,12 @@
     title.textContent = `${data.symbol} · ${form.model.selectedOptions[0].text} · liquidation map`;
     liqmap.figures(stats, {"Price": liqmap.usd(data.current_price, 1), "Longs below": liqmap.compact(total("long")),
       "Shorts above": liqmap.compact(total("short")), "Largest level in view": top.price ? `${liqmap.usd(top.price)} (${top.leverage}x ${top.side}s)` : "–",
-      "As of": liqmap.when(data.timestamp)});
+      "As of": liqmap.asOf(data.timestamp, data.freshness)});
+    liqmap.notes(warnings, [liqmap.staleNote(data.freshness)].filter(Boolean));
   }
 
-  async function load() {
-    plot.dataset.state = "loading";
+  async function load(quiet = false) {
+    if (!quiet) plot.dataset.state = "loading";
     try {
       data = await liqmap.getJSON("liquidations/levels", {symbol: form.symbol.value, model: form.model.value});
       draw(); describe();
@@ -80,4 +81,5 @@
 
   form.addEventListener("change", (event) => (event.target.name === "range" ? data && (draw(), describe()) : load()));
   load();
+  liqmap.everyMinute(() => plot.dataset.state === "ready" && load(true));  // live: the levels now
 })();
