@@ -4,6 +4,8 @@ SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
 RUN := $(UV) run --locked
 SAMPLE := data/sample/sim-dev
+# the sample's symbols: ETHUSDT is derived from the synthetic BTCUSDT (data/sample/README.md)
+SAMPLE_SYMBOLS := BTCUSDT ETHUSDT
 
 .PHONY: install browser demo test lint bench plotly
 
@@ -19,9 +21,11 @@ install:
 
 demo: install .env
 	$(RUN) python manage.py migrate --noinput -v0
-	$(RUN) python manage.py ingest --source $(SAMPLE) --symbol BTCUSDT --start 2024-01-01 --end 2024-01-10
-	$(RUN) python manage.py calibrate --symbol BTCUSDT
-	$(RUN) python manage.py calculate --symbol BTCUSDT --model all
+	for symbol in $(SAMPLE_SYMBOLS); do \
+	  $(RUN) python manage.py ingest --source $(SAMPLE) --symbol $$symbol --start 2024-01-01 --end 2024-01-10 && \
+	  $(RUN) python manage.py calibrate --symbol $$symbol && \
+	  $(RUN) python manage.py calculate --symbol $$symbol --model all || exit 1; \
+	done
 	$(RUN) python manage.py backtest --symbol BTCUSDT --start 2024-01-02 --end 2024-01-09
 	$(RUN) python manage.py setup_schedules --symbol BTCUSDT
 	$(RUN) python manage.py demo_user

@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 from django.utils.html import format_html, format_html_join
 from django_q.tasks import async_task
 
-from .models import BacktestRun, Calibration, IngestRun, WeightConfig
+from .models import BacktestRun, Calibration, IngestRun, MarginBrackets, WeightConfig
 
 
 @admin.register(IngestRun)
@@ -177,3 +177,16 @@ class CalibrationAdmin(admin.ModelAdmin):
             round(100 * params.closing_share),
             params.closing_lean,
         )
+
+
+@admin.register(MarginBrackets)
+class MarginBracketsAdmin(admin.ModelAdmin):
+    """Fetched tables (`manage.py fetch_brackets`); the shipped ones live in
+    models_engine/bracket_tables.py."""
+
+    list_display = ("symbol", "effective_from", "source", "created_at")
+    list_filter = ("symbol",)
+    readonly_fields = [f.name for f in MarginBrackets._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False

@@ -268,3 +268,50 @@ class Calibration(models.Model):
             np.array([int(r.valid_from.timestamp() * 1000) for r in rows], dtype=np.int64),
             tuple(Parameters.from_dict(r.parameters) for r in rows),
         )
+
+
+class MarginBrackets(models.Model):
+    """A symbol's maintenance-margin table as Binance's API answered it (`manage.py
+    fetch_brackets`), in force from ``effective_from`` (when it was fetched) on. Together with
+    the tables shipped in models_engine.bracket_tables they are the dated versions a position
+    is valued under, each by the version in force when it was opened."""
+
+    symbol = models.CharField(max_length=20)
+    effective_from = models.DateTimeField(help_text="in force from here on (when it was fetched)")
+    source = models.CharField(max_length=200, help_text="where the table came from")
+    rows = models.JSONField(
+        help_text="[{floor, cap, max_leverage, mmr, cum}, ...] notional in USDT, ascending"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["symbol", "effective_from"]
+        verbose_name_plural = "margin brackets"
+        constraints = [
+            models.UniqueConstraint(fields=["symbol", "effective_from"], name="one_table_per_time")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.symbol} brackets from {self.effective_from:%Y-%m-%d %H:%M}"
+
+    def table(self):
+        from models_engine.brackets import bracket_table
+
+        return bracket_table(
+            [(r["floor"], r["cap"], r["max_leverage"], r["mmr"], r["cum"]) for r in self.rows],
+            int(self.effective_from.timestamp() * 1000),
+        )
+
+    @classmethod
+    def history(cls, symbol: str):
+        """Every dated version of ``symbol``'s table, shipped and fetched (engine frame);
+        ValueError naming the way out when there is none."""
+        from models_engine.brackets import UnknownBrackets, brackets_for
+
+        fetched = [row.table() for row in cls.objects.filter(symbol=symbol)]
+        try:
+            return brackets_for(symbol, fetched)
+        except UnknownBrackets as exc:
+            raise UnknownBrackets(
+                f"{exc}: run `manage.py fetch_brackets --symbol {symbol}` with a Binance API key"
+            ) from None

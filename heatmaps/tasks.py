@@ -17,10 +17,10 @@ from django.utils import timezone
 from tqdm import tqdm
 
 from heatmaps import warehouse
-from heatmaps.binance import archive, download
+from heatmaps.binance import archive, download, rest
 from heatmaps.binance.formats import RejectedFile, sniff_header
 from heatmaps.binance.unpack import csv_inside, first_line
-from heatmaps.models import BacktestRun, Calibration, IngestRun, WeightConfig
+from heatmaps.models import BacktestRun, Calibration, IngestRun, MarginBrackets, WeightConfig
 from models_engine import fitting, registry
 from models_engine.backtest import HORIZONS_MS, evaluate
 from models_engine.base import ModelConfig, ModelResult
@@ -224,10 +224,9 @@ def calculate(
     predicted_liquidations for that window."""
     names = registry.check_names(registry.MODEL_NAMES if model == "all" else [model])
     weights = WeightConfig.active()
+    brackets = MarginBrackets.history(symbol)
     with warehouse.connect() as con:
-        span = warehouse.data_range(con, symbol)
-        if span is None:
-            raise ValueError(f"no candles for {symbol} in the warehouse: run ingest first")
+        span = _loaded_span(con, symbol)
         bar = warehouse.BAR_MS
         window_start = _day_ms(start) if start else span[0]
         window_end = _day_ms(end + timedelta(days=1)) if end else span[1] // bar * bar + bar
@@ -241,7 +240,7 @@ def calculate(
         market = MarketData(**frames, symbol=symbol)
         schedule = Calibration.schedule(symbol, before=_utc(window_end))
         started = time.perf_counter()
-        results = _run_models(market, names, weights, schedule, window_start)
+        results = _run_models(market, names, weights, schedule, window_start, brackets)
         compute_seconds = time.perf_counter() - started
         summary = {
             "symbol": symbol,
@@ -269,16 +268,32 @@ def calculate(
 
 
 def _run_models(
-    market: MarketData, names: list[str], weights: WeightConfig, schedule, output_from: int
+    market: MarketData,
+    names: list[str],
+    weights: WeightConfig,
+    schedule,
+    output_from: int,
+    brackets,
 ) -> dict[str, ModelResult]:
     learning = weights.learning
     if learning and registry.ENSEMBLE in names:
         # learned weights score the members over the days before the window too
         output_from -= learning * DAY_MS
-    config = ModelConfig(schedule=schedule, output_from=output_from)
+    config = ModelConfig(schedule=schedule, output_from=output_from, brackets=brackets)
     return registry.run_models(
         market, names, weights.weights, learning_days=learning, config=config
     )
+
+
+def _loaded_span(con, symbol: str) -> tuple[int, int]:
+    """First and last candle of ``symbol``; ValueError naming the loaded symbols if none."""
+    span = warehouse.data_range(con, symbol)
+    if span is None:
+        loaded = ", ".join(warehouse.loaded_symbols(con)) or "none"
+        raise ValueError(
+            f"no candles for {symbol} in the warehouse (loaded: {loaded}): run ingest first"
+        )
+    return span
 
 
 def _day_ms(day: date) -> int:
@@ -350,10 +365,9 @@ def calibrate(
     ``start``..``end`` (default: every day the data allows), each fitted on the liquidations
     and bars before that moment only (models_engine.fitting). A day already calibrated is kept
     unless ``force``. Returns what was fitted, kept, and left to the prior."""
+    brackets = MarginBrackets.history(symbol)
     with warehouse.connect() as con:
-        span = warehouse.data_range(con, symbol)
-        if span is None:
-            raise ValueError(f"no candles for {symbol} in the warehouse: run ingest first")
+        span = _loaded_span(con, symbol)
         first_day = _utc(span[0]).date() + timedelta(days=1)
         last_day = _utc(span[1] + warehouse.BAR_MS).date()
         start, end = start or first_day, end or last_day
@@ -379,7 +393,7 @@ def calibrate(
         return summary
     market = MarketData(**frames, symbol=symbol)
     bars = build_bars(market)
-    config = ModelConfig().resolved(market)
+    config = ModelConfig(brackets=brackets).resolved(market)
     moments = np.array([_day_ms(d) for d in todo])
     fits = fitting.walk_forward(
         bars,
@@ -429,6 +443,42 @@ def _describe(result: fitting.Fit) -> dict:
         "closing_share": p.closing_share,
         "closing_lean": p.closing_lean,
     }
+
+
+def fetch_brackets(symbol: str) -> dict:
+    """Ask Binance (signed GET /fapi/v1/leverageBracket) for ``symbol``'s maintenance-margin
+    table and store it as a new version in force from now, unless it is the one already in
+    force. Needs BINANCE_API_KEY and BINANCE_API_SECRET."""
+    key, secret = settings.BINANCE_API_KEY, settings.BINANCE_API_SECRET
+    if not key or not secret:
+        raise ValueError(
+            "fetch_brackets needs a Binance API key: set BINANCE_API_KEY and BINANCE_API_SECRET "
+            "(read-only permission is enough) in the environment or .env"
+        )
+    rows = rest.leverage_brackets(symbol, settings.BINANCE_FAPI_URL, key, secret)
+    fetched = MarginBrackets(symbol=symbol, effective_from=timezone.now(), rows=rows)
+    summary = {"symbol": symbol, "brackets": len(rows), "first": rows[0]}
+    try:
+        history = MarginBrackets.history(symbol)
+    except ValueError:
+        history = None
+    if history is not None and _same_table(history, fetched.table()):
+        summary.update(stored=False, in_force_from=_naive_iso(int(history["effective_from"].max())))
+        return summary
+    fetched.source = f"GET {settings.BINANCE_FAPI_URL.rstrip('/')}{rest.LEVERAGE_BRACKET}"
+    fetched.full_clean()
+    fetched.save()
+    log.info("brackets_fetched", symbol=symbol, brackets=len(rows))
+    summary.update(
+        stored=True, in_force_from=_naive_iso(int(fetched.effective_from.timestamp() * 1000))
+    )
+    return summary
+
+
+def _same_table(history, table) -> bool:
+    latest = history[history["effective_from"] == history["effective_from"].max()]
+    columns = ["floor", "cap", "max_leverage", "mmr", "cum"]
+    return len(latest) == len(table) and np.allclose(latest[columns], table[columns])
 
 
 # --- scheduled jobs (django-q2) ---------------------------------------------------------------

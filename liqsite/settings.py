@@ -118,6 +118,11 @@ BINANCE_DATA_PATH = Path(env.str("BINANCE_DATA_PATH", default=str(BASE_DIR / "da
 SAMPLE_DATA_PATH = BASE_DIR / "data" / "sample"
 SAMPLE_DATA = env.bool("SAMPLE_DATA", default=None)
 BINANCE_BASE_URL = env.str("BINANCE_BASE_URL", default="https://data.binance.vision/")
+# Binance's USDⓈ-M REST API, and a key for its signed endpoints (fetch_brackets only: the
+# leverage brackets are USER_DATA). Read-only permissions are enough.
+BINANCE_FAPI_URL = env.str("BINANCE_FAPI_URL", default="https://fapi.binance.com")
+BINANCE_API_KEY = env.str("BINANCE_API_KEY", default="")
+BINANCE_API_SECRET = env.str("BINANCE_API_SECRET", default="")
 # the first active ensemble weights, as JSON by member; unset: the engine's DEFAULT_WEIGHTS
 MODEL_WEIGHTS = env.json("MODEL_WEIGHTS", default=None)
 # The web reads a read-only snapshot of the warehouse that writers publish after each job

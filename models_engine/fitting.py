@@ -155,7 +155,12 @@ def _problem(
     side = np.tile(np.repeat([0, 1], len(tiers)), n)
     tier = np.tile(np.arange(len(tiers)), 2 * n)
     level = liquidation_price(
-        bars.vwap[bar], tiers[tier], side == 0, np.full(len(bar), position_notional), brackets
+        bars.vwap[bar],
+        tiers[tier],
+        side == 0,
+        np.full(len(bar), position_notional),
+        brackets,
+        at=bars.open_time[bar],
     )
     consumed = np.full(len(bar), n)
     longs = side == 0

@@ -57,7 +57,11 @@ def spread_over_tiers(
     t = len(tiers)
     tier = np.tile(np.arange(t), len(bar))
     rep = lambda a: np.repeat(a, t, axis=0)  # noqa: E731
-    level = liquidation_price(rep(entry), tiers[tier], rep(is_long), rep(size), config.brackets)
+    # each position under the bracket table in force when it was opened
+    opened = rep(bars.open_time[bar])
+    level = liquidation_price(
+        rep(entry), tiers[tier], rep(is_long), rep(size), config.brackets, at=opened
+    )
     level = level + rep(entry * shift)
     return Book.build(
         rep(bar).astype(np.int64),

@@ -15,6 +15,8 @@ from heatmaps import warehouse
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "data" / "sample" / "sim-dev"
+# BTCUSDT, and ETHUSDT derived from it (data/sample/rebuild.py: prices × 0.05, coins × 20)
+SAMPLE_SYMBOLS = ("BTCUSDT", "ETHUSDT")
 
 
 @pytest.fixture
@@ -25,9 +27,10 @@ def warehouse_path(tmp_path, settings) -> Path:
 
 @pytest.fixture
 def sample_archive(tmp_path) -> Path:
-    """A writable copy of the bundled sample archive (zips with CHECKSUM files)."""
+    """A writable copy of the bundled sample archive's BTCUSDT (zips with CHECKSUM files)."""
     root = tmp_path / "archive"
-    shutil.copytree(SAMPLE / "data", root / "data")
+    derived = [s for s in SAMPLE_SYMBOLS if s != "BTCUSDT"]
+    shutil.copytree(SAMPLE / "data", root / "data", ignore=shutil.ignore_patterns(*derived))
     return root
 
 
@@ -113,9 +116,11 @@ def clients(client, staff, dashboard_user, bot_token):
     }
 
 
-def build_served_warehouse(root: Path, end=None, calibrate: bool = True) -> tuple[Path, Path]:
-    """Ingest the sample, calibrate and calculate every model into ``root``; return (duckdb,
-    serving)."""
+def build_served_warehouse(
+    root: Path, end=None, calibrate: bool = True, symbols: tuple[str, ...] = SAMPLE_SYMBOLS
+) -> tuple[Path, Path]:
+    """Ingest the sample's symbols, calibrate and calculate every model into ``root``; return
+    (duckdb, serving)."""
     from datetime import date
 
     from django.test import override_settings
@@ -125,10 +130,11 @@ def build_served_warehouse(root: Path, end=None, calibrate: bool = True) -> tupl
 
     duckdb_path, serving = root / "liquidations.duckdb", root / "serving"
     with override_settings(DUCKDB_PATH=duckdb_path, SERVING_PATH=serving):
-        tasks.ingest("BTCUSDT", date(2024, 1, 1), date(2024, 1, 10), source=SAMPLE)
-        if calibrate:
-            tasks.calibrate("BTCUSDT")
-        tasks.calculate("BTCUSDT", end=end)
+        for symbol in symbols:
+            tasks.ingest(symbol, date(2024, 1, 1), date(2024, 1, 10), source=SAMPLE)
+            if calibrate:
+                tasks.calibrate(symbol)
+            tasks.calculate(symbol, end=end)
     IngestRun.objects.all().delete()
     WeightConfig.objects.all().delete()
     Calibration.objects.all().delete()

@@ -2,13 +2,18 @@
 
 Repacks the first days of the synthetic sim-dev market into the archive's exact layout
 (one CSV per zip, a .CHECKSUM beside each, written by ``heatmaps.binance.writer`` with a fixed
-timestamp so that a rebuild gives the same bytes), copies the real 1 h BTCUSDT candles, and
-cuts the true pending heatmap to the same days. Run from the repository root:
+timestamp so that a rebuild gives the same bytes), derives a second, equally synthetic symbol
+from it (ETHUSDT: every price × 0.05, every coin quantity × 20, so that notionals in USDT are
+the same), copies the real 1 h BTCUSDT candles, and cuts the true pending heatmap to the same
+days. Run from the repository root:
 python data/sample/rebuild.py
 """
 
+import csv
+import io
 import shutil
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
@@ -23,6 +28,42 @@ SHARED = REPO.parent / "shared" / "data"
 OUT = Path(__file__).resolve().parent
 DAYS = [f"2024-01-{d:02d}" for d in range(1, 11)]
 FIRST_DAY_MS = 1704067200000  # 2024-01-01 00:00 UTC
+# The derived symbol: ETH-like prices (BTC's $42k -> $2.1k). Exact in decimal, so the files
+# hold the same digits a scaled market would, and notional (qty × price) is unchanged.
+DERIVED = "ETHUSDT"
+PRICE_FACTOR = Decimal("0.05")
+QTY_FACTOR = Decimal(20)  # 1 / PRICE_FACTOR, written without an exponent
+_KLINE = (("open", "high", "low", "close"), ("volume", "taker_buy_volume"))
+SCALED_COLUMNS = {  # dataset -> (price columns, coin quantity columns)
+    "klines": _KLINE,
+    "markPriceKlines": _KLINE,
+    "metrics": ((), ("sum_open_interest",)),
+    "aggTrades": (("price",), ("quantity",)),
+    "liquidationSnapshot": (
+        ("price", "average_price"),
+        ("original_quantity", "last_fill_quantity", "accumulated_fill_quantity"),
+    ),
+    "fundingRate": ((), ()),
+}
+
+
+def scaled(data: bytes, dataset: str) -> bytes:
+    """The CSV of a BTCUSDT file as the derived symbol's: prices × PRICE_FACTOR, coins ×
+    QTY_FACTOR, USDT values as they were, the symbol column renamed."""
+    prices, quantities = SCALED_COLUMNS[dataset]
+    rows = list(csv.DictReader(io.StringIO(data.decode())))
+    for row in rows:
+        for name in prices:
+            row[name] = str(Decimal(row[name]) * PRICE_FACTOR)
+        for name in quantities:
+            row[name] = str(Decimal(row[name]) * QTY_FACTOR)
+        if "symbol" in row:
+            row["symbol"] = DERIVED
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue().encode()
 
 
 def main() -> None:
@@ -30,14 +71,18 @@ def main() -> None:
     archive_root = OUT / "sim-dev"
     if archive_root.exists():
         shutil.rmtree(archive_root)
-    for csv in sorted((sim / "data").rglob("*.csv")):
-        rel = csv.relative_to(sim)
+    for path in sorted((sim / "data").rglob("*.csv")):
+        rel = path.relative_to(sim)
         if "monthly" in rel.parts:
-            keep = csv.stem.endswith("2024-01")
+            keep = path.stem.endswith("2024-01")
         else:
-            keep = any(csv.stem.endswith(day) for day in DAYS)
+            keep = any(path.stem.endswith(day) for day in DAYS)
         if keep:
-            write_file(archive_root, rel.with_suffix(".zip"), csv.read_bytes())
+            data = path.read_bytes()
+            write_file(archive_root, rel.with_suffix(".zip"), data)
+            derived = Path(str(rel).replace("BTCUSDT", DERIVED)).with_suffix(".zip")
+            # data/futures/um/<daily|monthly>/<dataset>/<SYMBOL>/...
+            write_file(archive_root, derived, scaled(data, rel.parts[4]))
     real = SHARED / "binance/futures/um/nonvision/klines/BTCUSDT/1h/BTCUSDT_1h_Cleaned.csv"
     (OUT / "real").mkdir(exist_ok=True)
     shutil.copyfile(real, OUT / "real" / real.name)

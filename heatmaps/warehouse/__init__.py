@@ -24,6 +24,7 @@ from .model_io import (
     load_bars,
     load_market,
     load_realized,
+    loaded_symbols,
     replace_model_output,
 )
 from .queries import (
@@ -72,6 +73,7 @@ __all__ = [
     "connect",
     "current_snapshot",
     "data_range",
+    "loaded_symbols",
     "find_file",
     "heatmap_cells",
     "heatmap_extent",

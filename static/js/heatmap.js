@@ -82,7 +82,9 @@
 
   async function load(withSignal) {
     const mine = ++ticket, q = query();
-    history.replaceState(null, "", "?" + new URLSearchParams({model: q.model, timeframe: q.timeframe}));
+    const shown = {model: q.model, timeframe: q.timeframe};
+    if (q.symbol !== form.symbol.options[0].value) shown.symbol = q.symbol;  // the default stays out
+    history.replaceState(null, "", "?" + new URLSearchParams(shown));
     // no tier ticked is a choice the page cannot draw: say so rather than show every tier
     noTier.hidden = chosenTiers().length > 0;
     plot.hidden = !noTier.hidden;
@@ -154,6 +156,9 @@
     }
   }
   liqmap.everyMinute(refresh);
-  for (const [name, value] of new URLSearchParams(location.search)) if (["model", "timeframe"].includes(name)) form[name].value = value;
+  // a symbol or model the selectors do not offer (no longer served) is left at the default
+  const offered = (name, value) => !form[name].options || [...form[name].options].some((o) => o.value === value);
+  for (const [name, value] of new URLSearchParams(location.search))
+    if (["symbol", "model", "timeframe"].includes(name) && offered(name, value)) form[name].value = value;
   load(true);
 })();

@@ -5,7 +5,7 @@ import pytest
 pytestmark = pytest.mark.django_db
 
 CASES = [
-    ("/api/v1/liquidations/heatmap", {"symbol": "ETHUSDT"}, "symbol", "unknown symbol"),
+    ("/api/v1/liquidations/heatmap", {"symbol": "SOLUSDT"}, "symbol", "unknown symbol"),
     ("/api/v1/liquidations/heatmap", {"model": "py_liquidation_map"}, "model", "not a valid"),
     ("/api/v1/liquidations/heatmap", {"timeframe": "2d"}, "timeframe", "not a valid"),
     (

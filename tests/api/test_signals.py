@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 def served_until(tmp_path, settings):
     def build(end, calibrate=True):
         settings.DUCKDB_PATH, settings.SERVING_PATH = build_served_warehouse(
-            tmp_path, end=end, calibrate=calibrate
+            tmp_path, end=end, calibrate=calibrate, symbols=("BTCUSDT",)
         )
         settings.WAREHOUSE_RETRY_DELAYS = [0.01]
 

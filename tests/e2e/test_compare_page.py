@@ -49,7 +49,9 @@ def served_with_disagreement(tmp_path_factory, django_db_blocker):
     from heatmaps import warehouse
 
     with django_db_blocker.unblock():
-        duckdb_path, serving = build_served_warehouse(tmp_path_factory.mktemp("disagree"))
+        duckdb_path, serving = build_served_warehouse(
+            tmp_path_factory.mktemp("disagree"), symbols=("BTCUSDT",)
+        )
     with warehouse.connect(duckdb_path) as con:
         con.execute(
             "UPDATE liquidation_levels SET price_level = price_level * 0.9 "

@@ -135,7 +135,9 @@ def served_until_jan_5(tmp_path_factory, django_db_blocker):
     from datetime import date
 
     with django_db_blocker.unblock():
-        return build_served_warehouse(tmp_path_factory.mktemp("jan5"), end=date(2024, 1, 5))
+        return build_served_warehouse(
+            tmp_path_factory.mktemp("jan5"), end=date(2024, 1, 5), symbols=("BTCUSDT",)
+        )
 
 
 def test_the_banner_warns_of_a_cluster_within_2_percent(

@@ -263,3 +263,24 @@ def test_a_result_below_0_3_confidence_is_invalid_and_says_so():
 
     assert result.confidence < 0.3 and not result.is_valid
     assert any("below 0.3: result marked invalid" in w for w in result.warnings)
+
+
+@pytest.mark.parametrize(("price", "step"), [(42_000, 100), (2_300, 10), (100, 0.1), (0.6, 0.001)])
+def test_the_price_step_follows_the_symbols_price(price, step):
+    # about 0.1 % .. 0.5 % of the price: BTC $100, ETH $10, SOL $0.10, XRP-like $0.001
+    closes = np.full(12, float(price))
+    klines = pd.DataFrame(
+        {
+            "open_time": np.arange(12) * BAR_MS,
+            "open": closes,
+            "high": closes,
+            "low": closes,
+            "close": closes,
+            "volume": 1.0,
+            "quote_volume": closes,
+            "taker_buy_volume": 0.5,
+        }
+    )
+    config = ModelConfig().resolved(MarketData(klines=klines, symbol="ANYUSDT"))
+    assert config.price_step == pytest.approx(step)
+    assert auto_price_step(price) == pytest.approx(step)
