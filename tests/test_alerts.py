@@ -243,3 +243,14 @@ def test_the_hourly_calculate_has_the_alerts_evaluated_on_its_new_snapshot(
     assert run_queued_tasks() == 1  # as the qcluster does, right after the calculate
     assert result(summary["alerts_task"]) == {"alerts": 1, "fired": 1, "rearmed": 0, "failed": 0}
     assert len(mail.outbox) == 1
+
+
+def test_two_evaluations_holding_the_same_alert_fire_it_once(dashboard_user):
+    from django.utils import timezone
+
+    alert = make_alert(dashboard_user, kind=Alert.Kind.CASCADE, email=True)
+    mine, theirs = Alert.objects.get(pk=alert.pk), Alert.objects.get(pk=alert.pk)
+    now = timezone.now()
+    assert mine.fire(now) is True
+    assert theirs.fire(now) is False  # it read "armed" too, but the row had moved
+    assert theirs.rearm(now) is True and mine.rearm(now) is False
