@@ -14,6 +14,7 @@ import numpy as np
 import structlog
 from django.conf import settings
 from django.utils import timezone
+from django_q.tasks import async_task
 from tqdm import tqdm
 
 from heatmaps import warehouse
@@ -532,7 +533,10 @@ def calculate_recent(symbol: str, days: int = 2) -> dict:
     if span is None:
         return {"symbol": symbol, "skipped": "no data"}
     start = _utc(span[1]).date() - timedelta(days=days - 1)
-    return calculate(symbol, "all", start=start)
+    summary = calculate(symbol, "all", start=start)
+    # the new snapshot may cross an alert's condition: evaluate now, not at the next minute
+    summary["alerts_task"] = async_task("alerts.tasks.evaluate")
+    return summary
 
 
 # --- backtests --------------------------------------------------------------------------------

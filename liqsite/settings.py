@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_q",
     "heatmaps",
+    "alerts",
 ]
 
 MIDDLEWARE = [
@@ -137,6 +138,19 @@ WAREHOUSE_LOCK_TIMEOUT = env.float("WAREHOUSE_LOCK_TIMEOUT", default=600.0)
 FETCH_RETRIES = env.int("FETCH_RETRIES", default=3)
 # Waits between download attempts: 1x, 3x, 9x this many seconds.
 FETCH_BACKOFF_SECONDS = env.float("FETCH_BACKOFF_SECONDS", default=1.0)
+
+# --- alerts -------------------------------------------------------------------------------
+# Where alert e-mails go out: smtp://user:password@host:587 (smtp+tls://, smtp+ssl://),
+# consolemail:// (printed by the process that sends them), dummymail:// (dropped).
+vars().update(
+    env.email_url("EMAIL_URL", default="consolemail://" if DEBUG else "smtp://localhost:25")
+)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="liqmap <liqmap@localhost>")
+# Seconds a webhook receiver has to answer; the waits before each retry of a failed POST.
+ALERT_WEBHOOK_TIMEOUT = env.float("ALERT_WEBHOOK_TIMEOUT", default=5.0)
+ALERT_WEBHOOK_RETRY_DELAYS = [
+    float(x) for x in env.list("ALERT_WEBHOOK_RETRY_DELAYS", default=[1, 4])
+]
 
 # --- API ---------------------------------------------------------------------------------
 # A cache every server process shares: throttle counters and rendered heatmaps live here.

@@ -10,5 +10,6 @@ urlpatterns = [
     path("api/v1/", include("heatmaps.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("alerts/", include("alerts.urls")),
     path("", include("heatmaps.urls")),
 ]

@@ -20,25 +20,29 @@ CASCADE_SURGE = 3.0  # ... and the last 24 hours' hourly average this many times
 
 
 def nearest_cluster(
-    levels: pd.DataFrame, price: float, step: float
-) -> tuple[float | None, float | None]:
-    """(bucket price, distance of its centre as a share of price) of the nearest top-decile
-    bucket.
+    levels: pd.DataFrame, price: float, step: float, min_notional: float = 0.0
+) -> tuple[float | None, float | None, float | None]:
+    """(bucket price, distance of its centre as a share of price, notional : USDT) of the
+    nearest top-decile bucket holding at least ``min_notional``.
 
     levels: price_bucket (lower edge, ``step`` wide), volume; sides and tiers are summed.
     """
     if len(levels) == 0 or not np.isfinite(price) or price <= 0:
-        return None, None
+        return None, None, None
     per_bucket = levels.groupby("price_bucket")["volume"].sum()
     per_bucket = per_bucket[per_bucket > 0]
     if per_bucket.empty:
-        return None, None
+        return None, None, None
     count = int(np.ceil((1 - CLUSTER_QUANTILE) * len(per_bucket)))
     clusters = per_bucket.nlargest(count).sort_index()
+    # the decile is the whole book's: a floor picks among clusters, it never makes new ones
+    clusters = clusters[clusters >= min_notional]
+    if clusters.empty:
+        return None, None, None
     centres = clusters.index.to_numpy(float) + step / 2
     distance = np.abs(centres - price) / price
     nearest = int(np.argmin(distance))
-    return float(clusters.index[nearest]), float(distance[nearest])
+    return float(clusters.index[nearest]), float(distance[nearest]), float(clusters.iloc[nearest])
 
 
 def compact_usd(value: float) -> str:
@@ -57,15 +61,18 @@ def trading_signal(
     predicted_last_hour: float,
     realized_last_day: float,
     step: float,
+    min_cluster_notional: float = 0.0,
 ) -> dict:
     """The action a bot should take now, with the reason in words (volumes in USDT).
 
     ``cluster_ahead``: a cluster lies within AVOID_WITHIN of the price, whatever the action.
+    ``min_cluster_notional``: only clusters holding at least this much count (alerts set it).
     """
-    cluster, distance = nearest_cluster(levels, price, step)
+    cluster, distance, notional = nearest_cluster(levels, price, step, min_cluster_notional)
     signal = {
         "confidence": round(float(confidence), 4),
         "cluster_price": cluster,
+        "cluster_notional": notional,
         "distance_pct": None if distance is None else round(100 * distance, 3),
         "cluster_ahead": distance is not None and distance <= AVOID_WITHIN,
         "cluster_within_pct": round(100 * AVOID_WITHIN, 3),

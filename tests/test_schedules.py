@@ -20,8 +20,15 @@ def test_setting_up_the_schedules_twice_makes_them_once(capsys):
         "fetch and ingest BTCUSDT",
         "calibrate BTCUSDT",
         "calculate BTCUSDT",
+        "evaluate alerts",
     }
     assert schedules["calibrate BTCUSDT"].schedule_type == Schedule.DAILY
+    alerts = schedules["evaluate alerts"]
+    assert (alerts.func, alerts.schedule_type, alerts.minutes) == (
+        "alerts.tasks.evaluate",
+        Schedule.MINUTES,
+        1,
+    )
     assert schedules["calculate BTCUSDT"].schedule_type == Schedule.HOURLY
     assert schedules["fetch and ingest BTCUSDT"].func == "heatmaps.tasks.fetch_and_ingest"
     assert "updated: calculate BTCUSDT (hourly)" in capsys.readouterr().out

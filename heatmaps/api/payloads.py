@@ -294,7 +294,7 @@ def history(
     }
 
 
-def signal(symbol: str, model: str) -> dict:
+def signal(symbol: str, model: str, min_cluster_notional: float = 0.0) -> dict:
     run = _run_or_empty(symbol, model)
     # WAIT follows the ensemble's confidence (DESIGN §6), whichever model places the clusters
     ensemble = run if model == "ensemble" else warehouse.latest_run(symbol, "ensemble") or run
@@ -312,6 +312,7 @@ def signal(symbol: str, model: str) -> dict:
         predicted,
         day,
         step=float(run["price_step"]),
+        min_cluster_notional=min_cluster_notional,
     )
     return {
         **result,

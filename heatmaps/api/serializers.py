@@ -207,6 +207,9 @@ class SignalSerializer(serializers.Serializer):
     confidence = serializers.FloatField()
     cluster_price = serializers.FloatField(allow_null=True)
     distance_pct = serializers.FloatField(allow_null=True)
+    cluster_notional = serializers.FloatField(
+        allow_null=True, help_text="USDT pending in the cluster's price bucket"
+    )
     cluster_ahead = serializers.BooleanField(
         help_text="the nearest cluster is within cluster_within_pct of the price"
     )

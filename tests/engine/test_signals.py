@@ -23,14 +23,25 @@ BOOK = levels(
 
 
 def test_the_nearest_top_decile_bucket_is_the_cluster():
-    cluster, distance = nearest_cluster(BOOK, 100_000, step=100)
-    assert cluster == 99_000
+    cluster, distance, notional = nearest_cluster(BOOK, 100_000, step=100)
+    assert cluster == 99_000 and notional == 50.0
     assert distance == pytest.approx((100_000 - 99_050) / 100_000)
+
+
+def test_a_notional_floor_passes_over_smaller_clusters_to_a_farther_larger_one():
+    cluster, _, notional = nearest_cluster(BOOK, 100_000, step=100, min_notional=45.0)
+    assert (cluster, notional) == (99_000, 50.0)
+    cluster, distance, notional = nearest_cluster(BOOK, 81_000, step=100, min_notional=45.0)
+    assert (cluster, notional) == (99_000, 50.0)  # not the nearer 40 at 80.5k
+    assert distance == pytest.approx((99_050 - 81_000) / 81_000)
+    # the floor picks among the book's top decile, it never makes a bucket a cluster
+    assert nearest_cluster(BOOK, 70_000, step=100, min_notional=1.0)[0] == 60_000
+    assert nearest_cluster(BOOK, 100_000, step=100, min_notional=51.0) == (None, None, None)
 
 
 def test_the_distance_is_to_the_buckets_centre_however_far_apart_the_buckets_are():
     sparse = levels([(40_000, 1.0)] * 9 + [(49_000, 50.0)])
-    cluster, distance = nearest_cluster(sparse, 49_050, step=100)
+    cluster, distance, _ = nearest_cluster(sparse, 49_050, step=100)
     assert cluster == 49_000 and distance == pytest.approx(0.0)
 
 

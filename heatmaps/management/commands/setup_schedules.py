@@ -7,7 +7,7 @@ from ._args import symbol
 class Command(BaseCommand):
     help = (
         "Create or update the django-q2 schedules (idempotent): ingest daily, calibrate daily, "
-        "calculate hourly."
+        "calculate hourly, evaluate the alerts every minute."
     )
 
     def add_arguments(self, parser):
@@ -21,12 +21,16 @@ class Command(BaseCommand):
             (f"calculate {sym}", "heatmaps.tasks.calculate_recent", Schedule.HOURLY),
         ]
         for name, func, kind in plans:
-            schedule, created = Schedule.objects.update_or_create(
-                name=name,
-                defaults={"func": func, "args": repr(sym), "schedule_type": kind, "repeats": -1},
-            )
-            self.stdout.write(
-                f"{'created' if created else 'updated'}: {schedule.name} "
-                f"({schedule.get_schedule_type_display().lower()})"
-            )
+            self._plan(name, func, kind, args=repr(sym))
+        # every user's alerts, whatever the symbol
+        self._plan("evaluate alerts", "alerts.tasks.evaluate", Schedule.MINUTES, minutes=1)
         self.stdout.write("run the jobs with: python manage.py qcluster")
+
+    def _plan(self, name: str, func: str, kind: str, **fields) -> None:
+        schedule, created = Schedule.objects.update_or_create(
+            name=name, defaults={"func": func, "schedule_type": kind, "repeats": -1, **fields}
+        )
+        self.stdout.write(
+            f"{'created' if created else 'updated'}: {schedule.name} "
+            f"({schedule.get_schedule_type_display().lower()})"
+        )
