@@ -15,17 +15,10 @@ from models_engine.binance_standard import BinanceStandardModel
 from models_engine.calibration import Parameters, Schedule
 from models_engine.funding_adjusted import FundingAdjustedModel
 from models_engine.incremental import StaleState
-from models_engine.market import MarketData
+from models_engine.market import MarketData, cut_market
 from models_engine.trade_clusters import TradeClustersModel
 from models_engine.units import BAR_MS, DAY_MS, HOUR_MS
 
-COLUMNS = {
-    "klines": "open_time",
-    "mark": "open_time",
-    "metrics": "create_time",
-    "funding": "calc_time",
-    "trades": "transact_time",
-}
 # what a continuation is given before its checkpoint (funding and account ratios in force)
 LOOKBACK_MS = DAY_MS
 REL = 1e-9
@@ -43,19 +36,7 @@ def sample(sample_served) -> dict[str, pd.DataFrame]:
 
 
 def market(frames: dict, end: int, start: int | None = None) -> MarketData:
-    """The bars before ``end`` (open interest through ``end``: the last bar's close), from
-    ``start`` on."""
-    cut = {}
-    for name, column in COLUMNS.items():
-        frame = frames.get(name)
-        if frame is None:
-            continue
-        t = frame[column].to_numpy(np.int64)
-        keep = (t <= end) if name == "metrics" else (t < end)
-        if start is not None:
-            keep &= t >= start
-        cut[name] = frame[keep].reset_index(drop=True)
-    return MarketData(**cut)
+    return cut_market(MarketData(**frames), end, start)
 
 
 def two_fits(t0: int) -> Schedule:
