@@ -107,6 +107,7 @@ class ModelResult:
     bars: object | None = None  # ... and its Bars
     snapshot_times: np.ndarray | None = None
     weights: Mapping[str, float] | None = None  # the ensemble's member weights at as_of
+    state: object | None = None  # incremental.LedgerState to continue from (when asked for)
 
     @property
     def is_valid(self) -> bool:

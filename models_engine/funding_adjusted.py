@@ -8,6 +8,8 @@ opening times the funding payments a position is assumed to live through.
 
 from __future__ import annotations
 
+import numpy as np
+
 from .base import ModelConfig
 from .binance_standard import BinanceStandardModel
 from .book import Book
@@ -26,8 +28,10 @@ class FundingAdjustedModel(BinanceStandardModel):
         paid = bars.funding_rate[bar] * config.funding_periods_held
         return spread_over_tiers(bar, is_long, entry, features, bars, config, shift=paid)
 
-    def quality(self, bars: Bars, market: MarketData) -> tuple[float, list[str]]:
-        confidence, warnings = super().quality(bars, market)
+    def quality(
+        self, bars: Bars, market: MarketData, counts: np.ndarray | None = None
+    ) -> tuple[float, list[str]]:
+        confidence, warnings = super().quality(bars, market, counts)
         if not market.has("funding"):
             warnings.append("no funding rates: levels not adjusted")
             confidence *= 0.7

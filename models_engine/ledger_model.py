@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from abc import abstractmethod
+from dataclasses import replace
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -18,8 +20,9 @@ from .base import (
 from .book import Book, Valuation
 from .brackets import liquidation_price
 from .calibration import long_share, opening_features
+from .incremental import LedgerState, StaleState, advance, empty_book, new_bars
 from .ledger import outflows, pending_levels
-from .market import Bars, MarketData, build_bars
+from .market import Bars, MarketData, build_bars, slice_bars
 from .snapshots import empty_snapshots
 from .units import DAY_MS
 
@@ -88,17 +91,23 @@ def bar_openings(bars: Bars) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nda
 
 
 class LedgerModel(AbstractLiquidationModel):
+    # a state can be continued on new bars (a row's features depend on its own bar only)
+    incremental: ClassVar[bool] = True
+
     @abstractmethod
     def book(self, bars: Bars, market: MarketData, config: ModelConfig) -> Book:
         """The positions this model believes were opened, with their levels."""
 
-    def quality(self, bars: Bars, market: MarketData) -> tuple[float, list[str]]:
-        """Confidence from data quality, and what lowered it."""
-        n = len(bars)
+    def quality(
+        self, bars: Bars, market: MarketData, counts: np.ndarray | None = None
+    ) -> tuple[float, list[str]]:
+        """Confidence from data quality, and what lowered it. ``counts``: bars, with open
+        interest, traded, with mark price, when ``bars`` are not all the bars the result is about
+        (a continued state's)."""
+        counts = bar_counts(bars) if counts is None else counts
+        n = int(counts[0])
         warnings = []
-        oi_share = float(bars.has_oi.mean())
-        traded_share = float(bars.traded.mean())
-        mark_share = float(bars.has_mark.mean())
+        oi_share, traded_share, mark_share = (float(c / n) for c in counts[1:])
         days = n * bars.bar_ms / DAY_MS
         if oi_share < 0.99:
             warnings.append(
@@ -118,7 +127,15 @@ class LedgerModel(AbstractLiquidationModel):
         )
         return confidence, warnings
 
-    def run(self, market: MarketData) -> ModelResult:
+    def run(
+        self, market: MarketData, state: LedgerState | None = None, checkpoint: bool = False
+    ) -> ModelResult:
+        """Everything the model says about the window. With ``state`` (a previous result's),
+        only the bars of ``market`` after it are processed: the result holds the snapshots and
+        predicted liquidations after the checkpoint, the levels and totals of the whole history
+        and the next state; ``checkpoint`` asks a full run for its state."""
+        if state is not None or checkpoint:
+            return self._continue(market, state)
         missing = self.missing_inputs(market)
         config = self.config.resolved(market)
         bars = build_bars(market)
@@ -134,16 +151,7 @@ class LedgerModel(AbstractLiquidationModel):
         snapshots = np.arange(-(-first // bucket) * bucket, end + 1, bucket, dtype=np.int64)
         since = config.output_from if config.output_from is not None else first - bars.bar_ms
         snapshots = snapshots[snapshots >= since]
-        confidence, warnings = self.quality(bars, market)
-        if config.schedule.in_force(np.array([end]))[0] == 0:
-            confidence *= UNCALIBRATED_FACTOR
-            warnings.append(
-                "no calibration fitted before this time: the prior leverage mix and "
-                f"{config.schedule.prior.half_life_hours:g} h half-life are used "
-                "(run calibrate; it needs realized liquidations)"
-            )
-        if confidence < INVALID_BELOW:
-            warnings.append(low_confidence_warning(confidence))
+        confidence, warnings = self._confidence(bars, market, config.schedule, end)
         levels = pending_levels(final, bars, step).assign(confidence=confidence)[LEVEL_COLUMNS]
         closed, expired = outflows(final, bars)
         hit = final.consumed_at < len(bars)
@@ -178,6 +186,97 @@ class LedgerModel(AbstractLiquidationModel):
             as_of=end,
             totals=totals,
         )
+
+    def _confidence(
+        self, bars: Bars, market: MarketData, schedule, end: int, counts=None
+    ) -> tuple[float, list[str]]:
+        confidence, warnings = self.quality(bars, market, counts)
+        if schedule.in_force(np.array([end]))[0] == 0:
+            confidence *= UNCALIBRATED_FACTOR
+            warnings.append(
+                "no calibration fitted before this time: the prior leverage mix and "
+                f"{schedule.prior.half_life_hours:g} h half-life are used "
+                "(run calibrate; it needs realized liquidations)"
+            )
+        if confidence < INVALID_BELOW:
+            warnings.append(low_confidence_warning(confidence))
+        return confidence, warnings
+
+    def _continue(self, market: MarketData, state: LedgerState | None) -> ModelResult:
+        """``run`` from ``state`` (None: from the first bar), keeping the next state."""
+        if not self.incremental:
+            raise ValueError(f"{self.model_name} cannot be continued: run it in full")
+        missing = self.missing_inputs(market)
+        every = build_bars(market)
+        if state is None:
+            config = self.config.resolved(market)
+            if missing or len(every) == 0:
+                return empty_result(
+                    self.model_name,
+                    float(config.price_step),
+                    [f"no {', '.join(missing) or 'bars'}"],
+                )
+            state = LedgerState.empty(
+                slice_bars(every, 0, 0),
+                config.schedule,
+                float(config.price_step),
+                config.tier_step_multiple,
+                config.time_bucket_ms,
+            )
+        else:
+            config = replace(self.config, price_step=state.price_step)
+            check_continuable(state, self.config, missing)
+        bars = new_bars(state, every)
+        rows = self.book(bars, market, config) if len(bars) else empty_book(state.schedule.tiers)
+        step = state.price_step
+        adv = advance(state, bars, rows, config.output_from)
+        end = adv.state.end
+        confidence, warnings = self._confidence(
+            adv.window, market, config.schedule, end, adv.state.counts
+        )
+        return ModelResult(
+            model=self.model_name,
+            levels=adv.levels.assign(confidence=confidence)[LEVEL_COLUMNS],
+            heatmap=adv.heatmap,
+            tier_heatmap=adv.tier_heatmap,
+            tier_price_step=step * state.tier_step_multiple,
+            ledger=adv.final,
+            bars=adv.window,
+            snapshot_times=adv.snapshot_times,
+            predicted=adv.predicted,
+            confidence=round(float(confidence), 4),
+            warnings=tuple(warnings),
+            price_step=step,
+            current_price=float(adv.window.close[-1]) if len(adv.window) else float("nan"),
+            as_of=end,
+            totals=adv.totals,
+            state=adv.state,
+        )
+
+
+def bar_counts(bars: Bars) -> np.ndarray:
+    """Bars, with open interest, traded, with mark price."""
+    return np.array([len(bars), bars.has_oi.sum(), bars.traded.sum(), bars.has_mark.sum()])
+
+
+def check_continuable(state: LedgerState, config: ModelConfig, missing: list[str]) -> None:
+    """A state continues only under its own schedule and price step, on complete inputs."""
+    if missing:
+        raise StaleState(f"no {', '.join(missing)} after the checkpoint")
+    if config.price_step is not None and float(config.price_step) != state.price_step:
+        raise StaleState(
+            f"the state's price step is {state.price_step:g}, not {config.price_step:g}"
+        )
+    if not same_schedule(state.schedule, config.schedule):
+        raise StaleState("the calibrations changed since the checkpoint: run a full recompute")
+
+
+def same_schedule(a, b) -> bool:
+    if a is b:
+        return True
+    return np.array_equal(a.valid_from, b.valid_from) and all(
+        p.to_dict() == q.to_dict() for p, q in zip(a.all(), b.all(), strict=True)
+    )
 
 
 def empty_result(model: str, step: float, warnings: list[str]) -> ModelResult:

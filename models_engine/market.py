@@ -150,6 +150,32 @@ def build_bars(market: MarketData) -> Bars:
     )
 
 
+# each frame's time column (``realized`` is the truth a model is scored on, not an input)
+TIME_COLUMNS = {
+    "klines": "open_time",
+    "mark": "open_time",
+    "metrics": "create_time",
+    "funding": "calc_time",
+    "trades": "transact_time",
+}
+
+
+def cut_market(market: MarketData, end: int, start: int | None = None) -> MarketData:
+    """The market of the bars before ``end`` (ms; open interest through ``end``, the last
+    bar's close), from ``start`` on: what a run at ``end`` would have had."""
+    frames = {}
+    for name, column in TIME_COLUMNS.items():
+        frame = getattr(market, name)
+        if frame is None:
+            continue
+        t = frame[column].to_numpy(np.int64)
+        keep = (t <= end) if name == "metrics" else (t < end)
+        if start is not None:
+            keep &= t >= start
+        frames[name] = frame[keep].reset_index(drop=True)
+    return MarketData(**frames, symbol=market.symbol, bar_ms=market.bar_ms)
+
+
 def slice_bars(bars: Bars, start: int, stop: int) -> Bars:
     """Bars ``start .. stop − 1`` of a grid."""
     return Bars(

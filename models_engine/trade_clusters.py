@@ -58,6 +58,8 @@ class TradeClustersModel(LedgerModel):
     label = "Trade clusters"
     required_inputs = ("klines",)
     optional_inputs = ("trades", "metrics", "mark")
+    # a day's openings are shared over the day's large trades: a new bar moves its day's rows
+    incremental = False
 
     def book(self, bars: Bars, market: MarketData, config: ModelConfig) -> Book:
         covered = np.zeros(len(bars), dtype=bool)
@@ -117,8 +119,10 @@ class TradeClustersModel(LedgerModel):
             position_notional=np.maximum(size, 1.0),
         )
 
-    def quality(self, bars: Bars, market: MarketData) -> tuple[float, list[str]]:
-        confidence, warnings = super().quality(bars, market)
+    def quality(
+        self, bars: Bars, market: MarketData, counts: np.ndarray | None = None
+    ) -> tuple[float, list[str]]:
+        confidence, warnings = super().quality(bars, market, counts)
         if not market.has("trades"):
             warnings.append(
                 "no trade data for this period: the trade-cluster model estimates where "
