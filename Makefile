@@ -46,6 +46,7 @@ lint: install
 bench: install
 	$(RUN) python bench/ingest.py
 	$(RUN) python bench/compute.py
+	$(RUN) python bench/incremental.py
 	$(RUN) python bench/api.py
 	$(RUN) python bench/first_draw.py
 	$(RUN) python bench/accuracy.py $(SAMPLE)
