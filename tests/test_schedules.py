@@ -20,7 +20,11 @@ def test_setting_up_the_schedules_twice_makes_them_once(capsys):
         "fetch and ingest BTCUSDT",
         "calibrate BTCUSDT",
         "calculate BTCUSDT",
+        "follow BTCUSDT",
     }
+    assert schedules["follow BTCUSDT"].schedule_type == Schedule.MINUTES
+    assert schedules["follow BTCUSDT"].minutes == 1
+    assert schedules["follow BTCUSDT"].func == "live.follow.follow_rest"
     assert schedules["calibrate BTCUSDT"].schedule_type == Schedule.DAILY
     assert schedules["calculate BTCUSDT"].schedule_type == Schedule.HOURLY
     assert schedules["fetch and ingest BTCUSDT"].func == "heatmaps.tasks.fetch_and_ingest"

@@ -2,12 +2,14 @@
 
 One module per concern: ``schema`` (tables and migrations), ``connection`` (the writer
 lock, WarehouseError), ``transactions`` (the one transaction), ``loading`` (archive files into
-raw tables), ``model_io`` (what the jobs read and write), ``serving`` (published snapshots and
-their readers), ``queries`` (what the API and the jobs ask). Every public function takes and returns
+raw tables), ``live`` (REST and stream rows between the archive's files), ``model_io`` (what
+the jobs read and write), ``serving`` (published snapshots and their readers), ``queries``
+(what the API and the jobs ask). Every public function takes and returns
 times as epoch ms UTC. Callers write ``warehouse.load_market(...)``: the names are here.
 """
 
 from .connection import WarehouseBusy, WarehouseError, connect, writer_lock
+from .live import LIVE_TABLES, insert_rows, newest_time, source_counts, supersede
 from .loading import (
     FileRecord,
     LoadResult,
@@ -40,7 +42,7 @@ from .queries import (
     realized_events,
     realized_total,
 )
-from .schema import MIGRATIONS, RAW_TABLES, migrate
+from .schema import MIGRATIONS, RAW_TABLES, SOURCES, migrate
 from .serving import (
     SERVED_TABLES,
     WarehouseUnavailable,
@@ -55,6 +57,8 @@ from .transactions import transaction
 
 __all__ = [
     "BAR_MS",
+    "LIVE_TABLES",
+    "SOURCES",
     "MIGRATIONS",
     "RAW_TABLES",
     "SERVED_TABLES",
@@ -74,6 +78,7 @@ __all__ = [
     "heatmap_extent",
     "heatmap_rows",
     "hourly_flows",
+    "insert_rows",
     "last_liquidation",
     "latest_confidence",
     "latest_run",
@@ -83,6 +88,7 @@ __all__ = [
     "load_market",
     "load_realized",
     "migrate",
+    "newest_time",
     "predicted_total",
     "publish",
     "read",
@@ -93,6 +99,8 @@ __all__ = [
     "sha256_of",
     "snapshot_connection",
     "snapshot_id",
+    "source_counts",
+    "supersede",
     "table_counts",
     "transaction",
     "writer_lock",

@@ -7,7 +7,7 @@ from ._args import symbol
 class Command(BaseCommand):
     help = (
         "Create or update the django-q2 schedules (idempotent): ingest daily, calibrate daily, "
-        "calculate hourly."
+        "calculate hourly, follow the market (REST) every minute."
     )
 
     def add_arguments(self, parser):
@@ -19,11 +19,18 @@ class Command(BaseCommand):
             (f"fetch and ingest {sym}", "heatmaps.tasks.fetch_and_ingest", Schedule.DAILY),
             (f"calibrate {sym}", "heatmaps.tasks.calibrate_recent", Schedule.DAILY),
             (f"calculate {sym}", "heatmaps.tasks.calculate_recent", Schedule.HOURLY),
+            (f"follow {sym}", "live.follow.follow_rest", Schedule.MINUTES),
         ]
         for name, func, kind in plans:
             schedule, created = Schedule.objects.update_or_create(
                 name=name,
-                defaults={"func": func, "args": repr(sym), "schedule_type": kind, "repeats": -1},
+                defaults={
+                    "func": func,
+                    "args": repr(sym),
+                    "schedule_type": kind,
+                    "minutes": 1 if kind == Schedule.MINUTES else None,
+                    "repeats": -1,
+                },
             )
             self.stdout.write(
                 f"{'created' if created else 'updated'}: {schedule.name} "

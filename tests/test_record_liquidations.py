@@ -1,0 +1,108 @@
+"""Recording the forceOrder stream against a loopback WebSocket server that drops the
+connection mid-stream and resends its last events after the reconnection."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from heatmaps import warehouse
+from heatmaps.binance.stream import liquidation_row
+from live.models import STREAM_UNDERCOUNT, Feed
+from live.recorder import record_liquidations
+
+from .binance_fakes import DroppingStream, force_order
+
+pytestmark = pytest.mark.django_db
+
+T0 = 1_704_844_800_000  # 2024-01-10 00:00 UTC
+EVENTS = [
+    force_order("BTCUSDT", T0 + i * 1000, "SELL" if i % 2 else "BUY", f"{46000 + i}.5", "0.25")
+    for i in range(8)
+]
+
+
+@pytest.fixture
+def stream(settings, tmp_path, warehouse_path):
+    settings.SERVING_PATH = tmp_path / "serving"
+    server = DroppingStream(EVENTS, drop_after=5, resend=2)
+    yield server
+    server.close()
+
+
+def _until_sent(server: DroppingStream, linger: float = 1.0):
+    """stop() for the recorder: once the server sent everything, and ``linger`` s more."""
+    sent_at = []
+
+    def stop() -> bool:
+        if server.done.is_set() and not sent_at:
+            sent_at.append(time.monotonic())
+        return bool(sent_at) and time.monotonic() - sent_at[0] > linger
+
+    return stop
+
+
+def _stored() -> list[tuple]:
+    with warehouse.connect() as con:
+        return con.execute(
+            "SELECT epoch_ms(timestamp), side, price, quantity, source, file_id "
+            "FROM liquidation_history ORDER BY timestamp"
+        ).fetchall()
+
+
+def test_a_dropped_connection_reconnects_without_losing_or_doubling_a_row(stream, caplog):
+    summary = record_liquidations(
+        ["BTCUSDT"],
+        url=stream.url,
+        stop=_until_sent(stream),
+        flush_seconds=0.2,
+        backoff=(0.1, 1.0),
+    )
+
+    assert stream.connections == 2
+    assert stream.paths[0] == "/stream?streams=btcusdt@forceOrder"
+    assert summary == {"added": 8, "reconnects": 1}
+    rows = _stored()
+    assert [r[0] for r in rows] == [T0 + i * 1000 for i in range(8)]
+    assert {(r[4], r[5]) for r in rows} == {("stream", None)}
+    assert rows[1][1:4] == ("long", 46001.5, 0.25)  # SELL: a long was liquidated
+    feed = Feed.objects.get(symbol="BTCUSDT", stream="forceOrder")
+    assert feed.source == "stream" and feed.rows == 8
+    assert feed.status == Feed.Status.STOPPED
+    assert feed.last_row_at.timestamp() * 1000 == T0 + 7000
+
+
+def test_recording_the_same_events_again_adds_nothing(stream):
+    record_liquidations(["BTCUSDT"], url=stream.url, stop=_until_sent(stream), flush_seconds=0.2)
+    again = DroppingStream(EVENTS, drop_after=8, resend=8)
+    try:
+        summary = record_liquidations(
+            ["BTCUSDT"],
+            url=again.url,
+            stop=_until_sent(again),
+            flush_seconds=0.2,
+            backoff=(0.1, 1.0),
+        )
+    finally:
+        again.close()
+    assert summary["added"] == 0
+    assert len(_stored()) == 8
+
+
+def test_the_recorder_says_at_start_that_the_stream_undercounts(stream, caplog):
+    from live.management.commands.record_liquidations import Command
+
+    record_liquidations(["BTCUSDT"], url=stream.url, stop=lambda: True)
+
+    assert "at most one liquidation per symbol per second" in STREAM_UNDERCOUNT
+    assert "liquidation_stream_undercounts" in caplog.text and "undercount" in caplog.text
+    assert STREAM_UNDERCOUNT in Command.help
+    assert Feed.objects.get(stream="forceOrder").status == Feed.Status.STOPPED
+
+
+def test_anything_but_a_force_order_is_not_a_liquidation():
+    assert liquidation_row({"result": None, "id": 1}) is None
+    assert liquidation_row({"stream": "x", "data": {"e": "aggTrade"}}) is None
+    row = liquidation_row(EVENTS[0]["data"])
+    assert row["side"] == "short" and row["timestamp"] == T0
