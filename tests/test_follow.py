@@ -38,7 +38,7 @@ def market(archive_server, settings, tmp_path, warehouse_path):
     fake = FakeBinance(SAMPLE, DAYS, END)
     server, url = rest_server(fake)
     settings.BINANCE_REST_URL = url
-    yield fake, served_root
+    yield fake, served_root, BinanceRest(url, throttle=False)
     server.shutdown()
     server.server_close()
 
@@ -68,8 +68,8 @@ def _counts(table: str, interval: str | None = None) -> dict[str, int]:
 
 
 def test_a_pass_catches_up_from_the_archive_then_rest_to_now(market):
-    fake, _ = market
-    summary = follow.follow_pass(["BTCUSDT"], at_ms=END, since=SINCE)
+    fake, _, client = market
+    summary = follow.follow_pass(["BTCUSDT"], at_ms=END, since=SINCE, client=client)
 
     assert summary["BTCUSDT"]["rest"]["errors"] == {}
     assert _counts("klines", "5m") == {"archive": 8 * 288, "rest": 2 * 288}
@@ -88,13 +88,13 @@ def test_a_pass_catches_up_from_the_archive_then_rest_to_now(market):
 
 
 def test_a_second_pass_resumes_from_the_newest_row_and_adds_only_what_is_new(market):
-    fake, _ = market
+    fake, _, client = market
     fake.now_ms = NOON_10
-    follow.follow_pass(["BTCUSDT"], at_ms=NOON_10, since=SINCE)
+    follow.follow_pass(["BTCUSDT"], at_ms=NOON_10, since=SINCE, client=client)
     assert _counts("klines", "5m") == {"archive": 8 * 288, "rest": 288 + 144}
 
     fake.now_ms, fake.requests = END, []
-    again = follow.follow_pass(["BTCUSDT"], at_ms=END, since=SINCE, archive=False)
+    again = follow.follow_pass(["BTCUSDT"], at_ms=END, since=SINCE, archive=False, client=client)
 
     firsts = {}
     for path, params in fake.requests:
@@ -107,26 +107,26 @@ def test_a_second_pass_resumes_from_the_newest_row_and_adds_only_what_is_new(mar
 
 
 def test_the_archive_file_of_a_day_supersedes_its_rest_rows(market):
-    fake, served_root = market
-    follow.follow_pass(["BTCUSDT"], at_ms=END, since=SINCE)
+    fake, served_root, client = market
+    follow.follow_pass(["BTCUSDT"], at_ms=END, since=SINCE, client=client)
 
     _publish_days(served_root, [DAYS[8]])  # the archive publishes the 9th
-    follow.follow_pass(["BTCUSDT"], at_ms=END, since=SINCE)
+    follow.follow_pass(["BTCUSDT"], at_ms=END, since=SINCE, client=client)
 
     assert _counts("klines", "5m") == {"archive": 9 * 288, "rest": 288}
     assert _counts("mark_price_klines", "1m") == {"archive": 9 * 1440, "rest": 1440}
     assert _counts("metrics") == {"archive": 9 * 288, "rest": 288}
     assert _counts("klines", "1m") == {"rest": 10 * 1440}  # no 1m archive file: REST stays
 
-    follow.follow_pass(["BTCUSDT"], at_ms=END, since=SINCE)  # idempotent
+    follow.follow_pass(["BTCUSDT"], at_ms=END, since=SINCE, client=client)  # idempotent
     assert _counts("klines", "5m") == {"archive": 9 * 288, "rest": 288}
 
 
 def test_duplicated_overlapping_and_out_of_order_answers_add_each_row_once(market):
-    fake, _ = market
+    fake, _, client = market
     fake.messy = True
-    follow.follow_pass(["BTCUSDT"], at_ms=END, since=SINCE)
-    follow.follow_pass(["BTCUSDT"], at_ms=END, since=SINCE, archive=False)
+    follow.follow_pass(["BTCUSDT"], at_ms=END, since=SINCE, client=client)
+    follow.follow_pass(["BTCUSDT"], at_ms=END, since=SINCE, archive=False, client=client)
 
     assert _counts("klines", "5m") == {"archive": 8 * 288, "rest": 2 * 288}
     assert _counts("klines", "1m") == {"rest": 10 * 1440}
@@ -134,10 +134,12 @@ def test_duplicated_overlapping_and_out_of_order_answers_add_each_row_once(marke
 
 
 def test_a_429_is_waited_out_for_as_long_as_retry_after_says(market, settings):
-    fake, _ = market
+    fake, _, client = market
     fake.fail_next = [(429, {"Retry-After": "1"})]
     started = time.monotonic()
-    summary = follow.follow_pass(["BTCUSDT"], at_ms=END, since=date(2024, 1, 10), archive=False)
+    summary = follow.follow_pass(
+        ["BTCUSDT"], at_ms=END, since=date(2024, 1, 10), archive=False, client=client
+    )
 
     assert time.monotonic() - started >= 1.0
     assert summary["BTCUSDT"]["rest"]["errors"] == {}
@@ -146,10 +148,10 @@ def test_a_429_is_waited_out_for_as_long_as_retry_after_says(market, settings):
     assert fake.requests[0] == fake.requests[1]
 
 
-def test_a_418_ban_is_waited_out_and_a_client_that_stays_banned_gives_up(market):
-    fake, _ = market
+def test_a_418_ban_is_waited_out_and_a_client_that_stays_banned_gives_up(market, settings):
+    fake, _, client = market
     waits = []
-    client = BinanceRest(fake_url(market), retries=2, sleep=waits.append)
+    client = BinanceRest(settings.BINANCE_REST_URL, retries=2, sleep=waits.append, throttle=False)
     fake.fail_next = [(418, {"Retry-After": "7"})] * 3
     summary = follow.follow_pass(["BTCUSDT"], at_ms=END, archive=False, client=client)
 
@@ -159,14 +161,8 @@ def test_a_418_ban_is_waited_out_and_a_client_that_stays_banned_gives_up(market)
     assert feed.status == Feed.Status.ERROR and "rate limited" in feed.error
 
 
-def fake_url(market) -> str:
-    from django.conf import settings
-
-    return settings.BINANCE_REST_URL
-
-
 def test_the_follow_command_makes_one_pass_with_once(market, capsys):
-    fake, _ = market
+    fake, _, client = market
     fake.now_ms = int(time.time() * 1000)  # the command's now is the clock's: nothing newer
     call_command("follow", "--symbols", "btcusdt", "--once", "--rest-only", "--since", "2024-01-10")
     out = capsys.readouterr().out

@@ -51,14 +51,15 @@ def _stored() -> list[tuple]:
         ).fetchall()
 
 
-def test_a_dropped_connection_reconnects_without_losing_or_doubling_a_row(stream, caplog):
-    summary = record_liquidations(
-        ["BTCUSDT"],
-        url=stream.url,
-        stop=_until_sent(stream),
-        flush_seconds=0.2,
-        backoff=(0.1, 1.0),
+def _record(server: DroppingStream) -> dict:
+    """Record from ``server`` until it sent everything, flushing and reconnecting quickly."""
+    return record_liquidations(
+        ["BTCUSDT"], url=server.url, stop=_until_sent(server), flush_seconds=0.2, backoff=(0.1, 1)
     )
+
+
+def test_a_dropped_connection_reconnects_without_losing_or_doubling_a_row(stream):
+    summary = _record(stream)
 
     assert stream.connections == 2
     assert stream.paths[0] == "/stream?streams=btcusdt@forceOrder"
@@ -74,16 +75,10 @@ def test_a_dropped_connection_reconnects_without_losing_or_doubling_a_row(stream
 
 
 def test_recording_the_same_events_again_adds_nothing(stream):
-    record_liquidations(["BTCUSDT"], url=stream.url, stop=_until_sent(stream), flush_seconds=0.2)
+    _record(stream)
     again = DroppingStream(EVENTS, drop_after=8, resend=8)
     try:
-        summary = record_liquidations(
-            ["BTCUSDT"],
-            url=again.url,
-            stop=_until_sent(again),
-            flush_seconds=0.2,
-            backoff=(0.1, 1.0),
-        )
+        summary = _record(again)
     finally:
         again.close()
     assert summary["added"] == 0
@@ -106,3 +101,39 @@ def test_anything_but_a_force_order_is_not_a_liquidation():
     assert liquidation_row({"stream": "x", "data": {"e": "aggTrade"}}) is None
     row = liquidation_row(EVENTS[0]["data"])
     assert row["side"] == "short" and row["timestamp"] == T0
+
+
+def test_the_command_runs_until_sigterm_and_writes_what_it_holds(tmp_path):
+    import os
+    import signal
+    import sqlite3
+
+    from .test_ingest_killed import manage
+
+    server = DroppingStream(EVENTS, drop_after=5, resend=2)
+    env = {
+        **os.environ,
+        "DUCKDB_PATH": str(tmp_path / "wh.duckdb"),
+        "SERVING_PATH": str(tmp_path / "serving"),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "BINANCE_WS_URL": server.url,
+        "SECRET_KEY": "test",
+    }
+    try:
+        assert manage(env, "migrate", "-v0").wait(timeout=120) == 0
+        process = manage(env, "record_liquidations", "--symbols", "BTCUSDT")
+        assert server.done.wait(timeout=60)
+        time.sleep(0.5)
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=30)
+    finally:
+        server.close()
+    assert process.returncode == 0, err
+    assert "recorded 8 liquidations" in out
+    assert STREAM_UNDERCOUNT in err
+    with warehouse.connect(tmp_path / "wh.duckdb") as con:
+        stored = con.execute("SELECT count(*) FROM liquidation_history").fetchone()[0]
+    assert stored == 8
+    with sqlite3.connect(tmp_path / "db.sqlite3") as db:
+        status = db.execute("SELECT status, rows FROM live_feed").fetchall()
+    assert status == [("stopped", 8)]

@@ -14,7 +14,7 @@ times in epoch ms, only for periods that have closed before ``now_ms``.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import ccxt
 import pandas as pd
@@ -37,7 +37,8 @@ class RateLimited(Exception):
 
 class BinanceRest:
     """A client of the public USDⓈ-M REST API. ``base_url`` replaces https://fapi.binance.com
-    (a loopback server in tests); ``sleep`` is how it waits (time.sleep)."""
+    (a loopback server in tests); ``sleep`` is how it waits (time.sleep); ``throttle`` off
+    lets ccxt send requests back to back (a loopback server has no weight to spare)."""
 
     def __init__(
         self,
@@ -46,8 +47,10 @@ class BinanceRest:
         retries: int = 5,
         sleep: Callable[[float], None] = time.sleep,
         timeout_ms: int = 10_000,
+        throttle: bool = True,
     ):
-        self.exchange = ccxt.binanceusdm({"enableRateLimit": True, "timeout": timeout_ms})
+        # ccxt's throttle spaces requests by their weight; Binance's answers are the authority
+        self.exchange = ccxt.binanceusdm({"enableRateLimit": throttle, "timeout": timeout_ms})
         if base_url:
             base = base_url.rstrip("/")
             self.exchange.urls["api"]["fapiPublic"] = f"{base}/fapi/v1"
@@ -113,18 +116,9 @@ class BinanceRest:
         self, symbol: str, interval: str, start_ms: int, now_ms: int, *, mark: bool = False
     ) -> pd.DataFrame:
         """Closed candles (or mark-price candles) opening in [start, now)."""
-        method = "fapiPublicGetMarkPriceKlines" if mark else "fapiPublicGetKlines"
-        step = INTERVAL_MS[interval]
-        pages = self._pages(
-            method,
-            {"symbol": symbol, "interval": interval},
-            start_ms,
-            now_ms,
-            _KLINE_LIMIT,
-            lambda row: int(row[0]),
-        )
-        rows = [
-            {
+
+        def row(r: list) -> dict:
+            return {
                 "symbol": symbol,
                 "interval": interval,
                 "open_time": int(r[0]),
@@ -139,57 +133,51 @@ class BinanceRest:
                 "taker_buy_volume": float(r[9]),
                 "taker_buy_quote_volume": float(r[10]),
             }
-            for page in pages
-            for r in page
-            if int(r[0]) + step <= now_ms  # Binance includes the candle still forming
-        ]
-        return _frame(rows, "open_time", start_ms)
+
+        return self._ranged(
+            "fapiPublicGetMarkPriceKlines" if mark else "fapiPublicGetKlines",
+            {"symbol": symbol, "interval": interval},
+            start_ms,
+            # Binance includes the candle still forming: only those opened a whole interval ago
+            now_ms - INTERVAL_MS[interval],
+            _KLINE_LIMIT,
+            row,
+            "open_time",
+        )
 
     def open_interest(self, symbol: str, start_ms: int, now_ms: int) -> pd.DataFrame:
         """5-minute open interest (``metrics``' first columns) stamped in [start, now]."""
-        pages = self._pages(
+        return self._ranged(
             "fapiDataGetOpenInterestHist",
             {"symbol": symbol, "period": "5m"},
             start_ms,
             now_ms,
             _OI_LIMIT,
-            lambda row: int(row["timestamp"]),
-        )
-        rows = [
-            {
+            lambda r: {
                 "symbol": symbol,
                 "create_time": int(r["timestamp"]),
                 "sum_open_interest": float(r["sumOpenInterest"]),
                 "sum_open_interest_value": float(r["sumOpenInterestValue"]),
-            }
-            for page in pages
-            for r in page
-            if int(r["timestamp"]) <= now_ms
-        ]
-        return _frame(rows, "create_time", start_ms)
+            },
+            "create_time",
+        )
 
     def funding(self, symbol: str, start_ms: int, now_ms: int) -> pd.DataFrame:
         """Funding rates settled in [start, now] (the interval is not in this answer)."""
-        pages = self._pages(
+        return self._ranged(
             "fapiPublicGetFundingRate",
             {"symbol": symbol},
             start_ms,
             now_ms,
             _FUNDING_LIMIT,
-            lambda row: int(row["fundingTime"]),
-        )
-        rows = [
-            {
+            lambda r: {
                 "symbol": symbol,
                 "calc_time": int(r["fundingTime"]),
                 "funding_interval_hours": None,
                 "last_funding_rate": float(r["fundingRate"]),
-            }
-            for page in pages
-            for r in page
-            if int(r["fundingTime"]) <= now_ms
-        ]
-        return _frame(rows, "calc_time", start_ms)
+            },
+            "calc_time",
+        )
 
     def premium_index(self, symbol: str) -> pd.DataFrame:
         """The current mark price, index price and estimated funding: one row."""
@@ -209,32 +197,34 @@ class BinanceRest:
             ]
         )
 
-    def _pages(
+    def _ranged(
         self,
         method: str,
         params: dict,
         start_ms: int,
         end_ms: int,
         limit: int,
-        time_of: Callable[[object], int],
-    ) -> Iterator[list]:
-        """Every page of a time-ranged endpoint from ``start_ms`` to ``end_ms``; the next page
-        starts after the newest row seen, whatever order the rows came in."""
+        to_row: Callable[[object], dict],
+        time_column: str,
+    ) -> pd.DataFrame:
+        """Every row of a time-ranged endpoint stamped in [start, end], as warehouse rows.
+        Pages follow each other from the newest row seen, whatever order the rows came in;
+        rows outside the range (a server may add some) are dropped."""
+        rows: list[dict] = []
+        first = start_ms
         while start_ms <= end_ms:
-            page = self.get(
-                method, {**params, "startTime": start_ms, "endTime": end_ms, "limit": limit}
-            )
-            if not page:
-                return
-            yield page
-            newest = max(time_of(row) for row in page)
+            page = [
+                to_row(r)
+                for r in self.get(
+                    method, {**params, "startTime": start_ms, "endTime": end_ms, "limit": limit}
+                )
+            ]
+            rows += page
+            newest = max((r[time_column] for r in page), default=start_ms - 1)
             if len(page) < limit or newest < start_ms:
-                return
+                break
             start_ms = newest + 1
-
-
-def _frame(rows: list[dict], time_column: str, start_ms: int) -> pd.DataFrame:
-    frame = pd.DataFrame(rows)
-    if frame.empty:
-        return frame
-    return frame[frame[time_column] >= start_ms].reset_index(drop=True)
+        frame = pd.DataFrame(rows)
+        if frame.empty:
+            return frame
+        return frame[frame[time_column].between(first, end_ms)].reset_index(drop=True)

@@ -5,6 +5,8 @@ from django.core.management.base import BaseCommand
 from heatmaps.management.commands._args import day, one_line_failures, symbols
 from live import follow
 
+from ._stopping import stop_on_signals
+
 
 class Command(BaseCommand):
     requires_system_checks: list[str] = []
@@ -32,5 +34,8 @@ class Command(BaseCommand):
                 self.stdout.write(json.dumps(summary, indent=2, default=str))
             else:
                 follow.follow(
-                    options["symbols"], since=options["since"], archive=not options["rest_only"]
+                    options["symbols"],
+                    since=options["since"],
+                    archive=not options["rest_only"],
+                    stop=stop_on_signals(),
                 )

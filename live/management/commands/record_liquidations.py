@@ -4,6 +4,8 @@ from heatmaps.management.commands._args import one_line_failures, symbols
 from live.models import STREAM_UNDERCOUNT
 from live.recorder import record_liquidations
 
+from ._stopping import stop_on_signals
+
 
 class Command(BaseCommand):
     requires_system_checks: list[str] = []
@@ -18,8 +20,5 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         self.stderr.write(STREAM_UNDERCOUNT)
         with one_line_failures():
-            try:
-                summary = record_liquidations(options["symbols"])
-            except KeyboardInterrupt:
-                return
+            summary = record_liquidations(options["symbols"], stop=stop_on_signals())
         self.stdout.write(f"recorded {summary['added']} liquidations")
