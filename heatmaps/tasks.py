@@ -72,15 +72,17 @@ def ingest(
             for item in files:
                 path = source / item.relpath
                 try:
-                    state, rows = _ingest_file(con, item, path, hasher)
+                    state, rows, superseded = _ingest_file(con, item, path, hasher)
                 except RejectedFile as exc:
-                    state, rows = "rejected", 0
+                    state, rows, superseded = "rejected", 0, 0
                     rejected.append({"path": exc.path, "line": exc.line, "reason": exc.reason})
                     log.warning(
                         "ingest_file_rejected", path=exc.path, line=exc.line, reason=exc.reason
                     )
                 outcome[item.dataset.name][state] += 1
                 outcome[item.dataset.name]["rows"] += rows
+                if superseded:  # REST or stream rows the archive's file replaced
+                    outcome[item.dataset.name]["superseded"] += superseded
                 bar.update(path.stat().st_size)
             tables = warehouse.table_counts(con, symbol)
             if any(c["loaded"] or c["replaced"] for c in outcome.values()):
@@ -108,7 +110,7 @@ def ingest(
     return summary
 
 
-def _ingest_file(con, item: archive.ArchiveFile, path: Path, hasher) -> tuple[str, int]:
+def _ingest_file(con, item: archive.ArchiveFile, path: Path, hasher) -> tuple[str, int, int]:
     relpath = str(item.relpath)
     size = path.stat().st_size
     known = warehouse.find_file(con, relpath)
@@ -116,7 +118,7 @@ def _ingest_file(con, item: archive.ArchiveFile, path: Path, hasher) -> tuple[st
         # maybe unchanged: the hash decides before any work is done
         digest = warehouse.sha256_of(path)
         if digest == known.sha256:
-            return "skipped", 0
+            return "skipped", 0, 0
         pending = hasher.submit(lambda: digest)
     else:
         # new or resized: hash on another thread while DuckDB parses (both release the GIL)
@@ -141,7 +143,7 @@ def _ingest_file(con, item: archive.ArchiveFile, path: Path, hasher) -> tuple[st
             sha256=verified_sha256,
             size=size,
         )
-    return ("replaced" if result.replaced else "loaded"), result.rows
+    return ("replaced" if result.replaced else "loaded"), result.rows, result.superseded
 
 
 def _verify_checksum(path: Path, relpath: str, sha256: str) -> None:
@@ -458,7 +460,10 @@ def fetch_and_ingest(symbol: str, start: date | None = None, end: date | None = 
             f"{len(failed)} of {fetched['files']} downloads failed, the rest were loaded: "
             f"{_first_failure(failed)}"
         )
-    return {"fetch": fetched, "ingest": {k: loaded[k] for k in ("files", "rejected", "seconds")}}
+    return {
+        "fetch": fetched,
+        "ingest": {k: loaded[k] for k in ("files", "datasets", "rejected", "seconds")},
+    }
 
 
 def _first_failure(failed: list[dict]) -> str:

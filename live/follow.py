@@ -138,7 +138,15 @@ def _catch_up_archive(symbol: str, at_ms: int, since: date | None) -> dict:
     with warehouse.connect() as con:
         newest = warehouse.newest_time(con, "klines", symbol, "5m", source="archive")
     Feed.beat(symbol, "archive", Feed.Source.ARCHIVE, last_row_ms=newest)
-    return {"downloaded": done["fetch"]["downloaded"], "missing": len(done["fetch"]["missing"])}
+    return {
+        "downloaded": done["fetch"]["downloaded"],
+        "missing": len(done["fetch"]["missing"]),
+        "superseded": {
+            name: counts["superseded"]
+            for name, counts in done["ingest"]["datasets"].items()
+            if counts.get("superseded")
+        },
+    }
 
 
 def _catch_up_rest(client: BinanceRest, symbol: str, at_ms: int, since: date | None) -> dict:
@@ -153,8 +161,8 @@ def _catch_up_rest(client: BinanceRest, symbol: str, at_ms: int, since: date | N
         try:
             answers[feed] = feed.fetch(client, symbol, start, at_ms)
         except _REST_ERRORS as exc:
-            errors[feed.stream] = f"{type(exc).__name__}: {exc}"
-            log.warning("follow_rest_failed", symbol=symbol, feed=feed.stream, error=str(exc))
+            errors[feed.stream] = _reason(exc)
+            log.warning("follow_rest_failed", symbol=symbol, feed=feed.stream, error=_reason(exc))
     added = {}
     with warehouse.connect() as con:
         with warehouse.transaction(con):
@@ -175,6 +183,13 @@ def _catch_up_rest(client: BinanceRest, symbol: str, at_ms: int, since: date | N
         )
     log.info("follow_rest_done", symbol=symbol, added=added, errors=len(errors))
     return {"added": added, "errors": errors}
+
+
+def _reason(exc: BaseException) -> str:
+    """An error on one line with its cause: ccxt says which request failed, the cause why
+    (``Connection refused``, a timeout...)."""
+    text = f"{type(exc).__name__}: {exc}"
+    return f"{text} ({exc.__cause__})" if exc.__cause__ is not None else text
 
 
 def _day(ms: int) -> date:

@@ -111,7 +111,10 @@ def test_the_archive_file_of_a_day_supersedes_its_rest_rows(market):
     follow.follow_pass(["BTCUSDT"], at_ms=END, since=SINCE, client=client)
 
     _publish_days(served_root, [DAYS[8]])  # the archive publishes the 9th
-    follow.follow_pass(["BTCUSDT"], at_ms=END, since=SINCE, client=client)
+    summary = follow.follow_pass(["BTCUSDT"], at_ms=END, since=SINCE, client=client)
+
+    superseded = summary["BTCUSDT"]["archive"]["superseded"]
+    assert superseded == {"klines": 288, "markPriceKlines": 1440, "metrics": 288}
 
     assert _counts("klines", "5m") == {"archive": 9 * 288, "rest": 288}
     assert _counts("mark_price_klines", "1m") == {"archive": 9 * 1440, "rest": 1440}
@@ -168,3 +171,38 @@ def test_the_follow_command_makes_one_pass_with_once(market, capsys):
     out = capsys.readouterr().out
     assert '"klines:5m"' in out
     assert _counts("klines", "5m") == {"rest": 288}
+
+
+@pytest.mark.slow
+def test_a_follow_killed_mid_pass_is_completed_by_the_next_one(market, tmp_path, settings):
+    """SIGKILL wherever the pass is (downloading, loading a file, asking REST): the rerun ends
+    with every row once, as a pass never killed would."""
+    import os
+    import signal
+
+    from .test_ingest_killed import manage
+
+    env = {
+        **os.environ,
+        "DUCKDB_PATH": str(settings.DUCKDB_PATH),
+        "SERVING_PATH": str(settings.SERVING_PATH),
+        "BINANCE_BASE_URL": settings.BINANCE_BASE_URL,
+        "BINANCE_DATA_PATH": str(settings.BINANCE_DATA_PATH),
+        "BINANCE_REST_URL": settings.BINANCE_REST_URL,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "SECRET_KEY": "test",
+    }
+    args = ("follow", "--once", "--since", "2024-01-01", "--at", "2024-01-11T00:00")
+    assert manage(env, "migrate", "-v0").wait(timeout=120) == 0
+    killed = manage(env, *args)
+    time.sleep(3)
+    killed.send_signal(signal.SIGKILL)
+    killed.communicate(timeout=30)
+    rerun = manage(env, *args)
+    out, err = rerun.communicate(timeout=300)
+    assert rerun.returncode == 0, err
+
+    assert _counts("klines", "5m") == {"archive": 8 * 288, "rest": 2 * 288}
+    assert _counts("klines", "1m") == {"rest": 10 * 1440}
+    assert _counts("mark_price_klines", "1m") == {"archive": 8 * 1440, "rest": 2 * 1440}
+    assert _counts("metrics") == {"archive": 8 * 288, "rest": 2 * 288}

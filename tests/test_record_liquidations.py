@@ -4,7 +4,9 @@ connection mid-stream and resends its last events after the reconnection."""
 from __future__ import annotations
 
 import time
+from datetime import date
 
+import pandas as pd
 import pytest
 
 from heatmaps import warehouse
@@ -137,3 +139,29 @@ def test_the_command_runs_until_sigterm_and_writes_what_it_holds(tmp_path):
     with sqlite3.connect(tmp_path / "db.sqlite3") as db:
         status = db.execute("SELECT status, rows FROM live_feed").fetchall()
     assert status == [("stopped", 8)]
+
+
+def test_the_archive_file_of_a_day_supersedes_that_days_stream_rows(stream, tmp_path):
+    from heatmaps import tasks
+
+    from .conftest import SAMPLE
+
+    next_day = force_order("BTCUSDT", T0 + 86_400_000 + 5000, "BUY", "47000.5", "0.1")
+    with warehouse.connect() as con:
+        stream_rows = [liquidation_row(e) for e in [*EVENTS, next_day]]
+        warehouse.insert_rows(con, "liquidation_history", pd.DataFrame(stream_rows), "stream")
+
+    tasks.ingest(
+        "BTCUSDT",
+        date(2024, 1, 10),
+        date(2024, 1, 10),
+        source=SAMPLE,
+        datasets="liquidationSnapshot",
+    )
+
+    with warehouse.connect() as con:
+        counts = warehouse.source_counts(con, "liquidation_history", "BTCUSDT")
+        archive_rows = con.execute(
+            "SELECT rows FROM ingested_files WHERE dataset = 'liquidationSnapshot'"
+        ).fetchone()[0]
+    assert counts == {"archive": archive_rows, "stream": 1}  # the 11th's row stays

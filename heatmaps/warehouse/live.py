@@ -20,6 +20,9 @@ class LiveTable:
     time: str  # the column that orders rows
     key: tuple[str, ...]  # the natural key
     columns: tuple[str, ...]  # what the REST/stream rows fill, key included
+    # events (not a series): an archive file is the whole record of its days, so it
+    # supersedes its days' other rows, not only those between its first and last event
+    whole_days: bool = False
 
 
 _KLINE = LiveTable(
@@ -84,6 +87,7 @@ LIVE_TABLES: dict[str, LiveTable] = {
             "time_in_force",
             "order_status",
         ),
+        whole_days=True,
     ),
 }
 
@@ -166,12 +170,22 @@ def supersede(
     max_time,
 ) -> int:
     """Drop the REST and stream rows of a symbol in [min_time, max_time] (the span of an
-    archive file just loaded, TIMESTAMPs): the archive's rows replace them. Called inside the
-    file's load transaction. Returns how many were dropped; 0 for tables nothing follows."""
+    archive file just loaded, TIMESTAMPs; for events, the whole UTC days of that span): the
+    archive's rows replace them. Called inside the file's load transaction. Returns how many
+    were dropped; 0 for tables nothing follows.
+
+    A series keeps the REST rows outside its file's span: a candle the archive lacks stays
+    known (no gap)."""
     if table not in LIVE_TABLES:
         return 0
     spec = LIVE_TABLES[table]
-    where = f"symbol = $symbol AND source <> 'archive' AND {spec.time} BETWEEN $lo AND $hi"
+    span = (
+        f"{spec.time} >= date_trunc('day', $lo) "
+        f"AND {spec.time} < date_trunc('day', $hi) + INTERVAL 1 DAY"
+        if spec.whole_days
+        else f"{spec.time} BETWEEN $lo AND $hi"
+    )
+    where = f"symbol = $symbol AND source <> 'archive' AND {span}"
     params = {"symbol": symbol, "lo": min_time, "hi": max_time}
     if "interval" in spec.key:
         where += " AND interval = $interval"

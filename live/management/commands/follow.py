@@ -1,4 +1,6 @@
+import argparse
 import json
+from datetime import UTC, datetime
 
 from django.core.management.base import BaseCommand
 
@@ -25,11 +27,20 @@ class Command(BaseCommand):
             "--since", type=day, help="first day for feeds with no rows (default: a few days ago)"
         )
 
+        parser.add_argument(
+            "--at",
+            type=_moment,
+            help="with --once: pretend it is this UTC time, e.g. 2024-01-11T00:00 (replays)",
+        )
+
     def handle(self, *args, **options):
         with one_line_failures():
             if options["once"]:
                 summary = follow.follow_pass(
-                    options["symbols"], since=options["since"], archive=not options["rest_only"]
+                    options["symbols"],
+                    at_ms=options["at"],
+                    since=options["since"],
+                    archive=not options["rest_only"],
                 )
                 self.stdout.write(json.dumps(summary, indent=2, default=str))
             else:
@@ -39,3 +50,11 @@ class Command(BaseCommand):
                     archive=not options["rest_only"],
                     stop=stop_on_signals(),
                 )
+
+
+def _moment(text: str) -> int:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a time like 2024-01-11T00:00") from None
+    return int(moment.replace(tzinfo=moment.tzinfo or UTC).timestamp() * 1000)
