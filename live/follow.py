@@ -89,8 +89,15 @@ def follow_pass(
 
 
 def follow_rest(symbol: str) -> dict:
-    """The every-minute django-q2 job: REST only (the daily job fetches the archive)."""
-    return follow_pass([symbol], archive=False)
+    """The every-minute django-q2 job: REST only (the daily job fetches the archive). Fails
+    when no endpoint answered (the feeds say why, each)."""
+    done = follow_pass([symbol], archive=False)
+    errors = done[symbol]["rest"]["errors"]
+    if len(errors) == len(REST_FEEDS):
+        raise tasks.JobFailed(
+            f"no REST endpoint answered for {symbol}: {next(iter(errors.values()))}"
+        )
+    return done
 
 
 def follow(

@@ -69,22 +69,12 @@ class Recorder:
         added: dict[str, int] = {}
         newest: dict[str, int | None] = {}
         if rows:
-            frame = pd.DataFrame(rows)
-            with warehouse.connect() as con:
-                with warehouse.transaction(con):
-                    for symbol, batch in frame.groupby("symbol"):
-                        added[symbol] = warehouse.insert_rows(con, TABLE, batch, "stream")
-                newest = {
-                    s: warehouse.newest_time(con, TABLE, s, source="stream") for s in self.symbols
-                }
-                self.unpublished |= any(added.values())
-                if (
-                    self.unpublished
-                    and time.monotonic() - self.published_at >= self.publish_seconds
-                ):
-                    warehouse.publish(con)
-                    self.published_at, self.unpublished = time.monotonic(), False
-            self.added += sum(added.values())
+            try:
+                added, newest = self._write(rows)
+            except warehouse.WarehouseError as exc:  # busy or unwritable: keep them for later
+                self.buffer = rows + self.buffer
+                error = error or str(exc)
+                log.warning("recorder_write_failed", rows=len(rows), error=str(exc))
         if rows or error or status or time.monotonic() >= self.beat_at:
             for symbol in self.symbols:
                 Feed.beat(
@@ -98,6 +88,24 @@ class Recorder:
                 )
             self.beat_at = time.monotonic() + HEARTBEAT_SECONDS
         return sum(added.values())
+
+    def _write(self, rows: list[dict]) -> tuple[dict[str, int], dict[str, int | None]]:
+        """Rows added and the newest stored row, per symbol; publishes at most every
+        ``publish_seconds`` (a snapshot copies every served table)."""
+        added: dict[str, int] = {}
+        with warehouse.connect() as con:
+            with warehouse.transaction(con):
+                for symbol, batch in pd.DataFrame(rows).groupby("symbol"):
+                    added[symbol] = warehouse.insert_rows(con, TABLE, batch, "stream")
+            newest = {
+                s: warehouse.newest_time(con, TABLE, s, source="stream") for s in self.symbols
+            }
+            self.unpublished |= any(added.values())
+            if self.unpublished and time.monotonic() - self.published_at >= self.publish_seconds:
+                warehouse.publish(con)
+                self.published_at, self.unpublished = time.monotonic(), False
+        self.added += sum(added.values())
+        return added, newest
 
     def close(self) -> None:
         """Write what is left, publish what was not, and say the feeds stopped."""

@@ -49,6 +49,7 @@ class FakeBinance:
         self.klines = {i: [] for i in ("1m", "5m")}
         self.mark: list[list] = []
         self.open_interest: list[dict] = []
+        self.accounts: list[dict] = []
         for day in days:
             for interval in ("1m", "5m"):
                 self.klines[interval] += [_kline(r) for r in _rows(sample, "klines", day, interval)]
@@ -58,6 +59,16 @@ class FakeBinance:
                     "symbol": SYMBOL,
                     "sumOpenInterest": r["sum_open_interest"],
                     "sumOpenInterestValue": r["sum_open_interest_value"],
+                    "timestamp": _ms(r["create_time"]),
+                }
+                for r in _rows(sample, "metrics", day)
+            ]
+            self.accounts += [
+                {
+                    "symbol": SYMBOL,
+                    "longShortRatio": r["count_long_short_ratio"],
+                    "longAccount": "0.5",
+                    "shortAccount": "0.5",
                     "timestamp": _ms(r["create_time"]),
                 }
                 for r in _rows(sample, "metrics", day)
@@ -84,6 +95,7 @@ class FakeBinance:
             "/fapi/v1/klines": (self.klines.get(params.get("interval")), lambda r: r[0]),
             "/fapi/v1/markPriceKlines": (self.mark, lambda r: r[0]),
             "/futures/data/openInterestHist": (self.open_interest, lambda r: r["timestamp"]),
+            "/futures/data/globalLongShortAccountRatio": (self.accounts, lambda r: r["timestamp"]),
             "/fapi/v1/fundingRate": (self.funding, lambda r: r["fundingTime"]),
         }.get(path, (None, None))
         if table is None:

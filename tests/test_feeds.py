@@ -60,3 +60,12 @@ def test_the_follow_loop_records_a_failed_pass_on_the_feeds_and_goes_on(settings
     follow(["BTCUSDT"], archive=False, stop=lambda: next(checks, True))
     feed = Feed.objects.get(symbol="BTCUSDT", stream="klines:1m")
     assert feed.status == Feed.Status.ERROR and "Connection refused" in feed.error
+
+
+def test_the_every_minute_job_fails_when_no_endpoint_answers(settings):
+    from heatmaps.tasks import JobFailed
+    from live.follow import follow_rest
+
+    settings.BINANCE_REST_URL = "http://127.0.0.1:9"
+    with pytest.raises(JobFailed, match="no REST endpoint answered for BTCUSDT"):
+        follow_rest("BTCUSDT")

@@ -3,6 +3,7 @@ connection mid-stream and resends its last events after the reconnection."""
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import date
 
@@ -165,3 +166,19 @@ def test_the_archive_file_of_a_day_supersedes_that_days_stream_rows(stream, tmp_
             "SELECT rows FROM ingested_files WHERE dataset = 'liquidationSnapshot'"
         ).fetchone()[0]
     assert counts == {"archive": archive_rows, "stream": 1}  # the 11th's row stays
+
+
+def test_rows_the_warehouse_cannot_take_now_are_kept_and_written_later(stream, settings):
+    from heatmaps.warehouse import writer_lock
+    from live.recorder import Recorder
+
+    settings.WAREHOUSE_LOCK_TIMEOUT = 0.1
+    recorder = Recorder(["BTCUSDT"], flush_seconds=0.1, publish_seconds=0)
+    for event in EVENTS[:3]:
+        recorder.take(json.dumps(event))
+    with writer_lock(settings.DUCKDB_PATH):  # another writer holds the warehouse
+        assert recorder.flush() == 0
+    assert len(recorder.buffer) == 3
+    assert Feed.objects.get(stream="forceOrder").status == Feed.Status.ERROR
+    assert recorder.flush() == 3
+    assert recorder.buffer == [] and len(_stored()) == 3

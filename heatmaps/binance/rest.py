@@ -146,10 +146,12 @@ class BinanceRest:
         )
 
     def open_interest(self, symbol: str, start_ms: int, now_ms: int) -> pd.DataFrame:
-        """5-minute open interest (``metrics``' first columns) stamped in [start, now]."""
-        return self._ranged(
+        """5-minute open interest and the accounts' long/short ratio (the archive's
+        ``metrics`` columns the models read) stamped in [start, now]."""
+        period = {"symbol": symbol, "period": "5m"}
+        interest = self._ranged(
             "fapiDataGetOpenInterestHist",
-            {"symbol": symbol, "period": "5m"},
+            period,
             start_ms,
             now_ms,
             _OI_LIMIT,
@@ -161,6 +163,25 @@ class BinanceRest:
             },
             "create_time",
         )
+        if interest.empty:
+            return interest
+        # the archive's count_long_short_ratio is the global accounts' long/short ratio
+        ratio = self._ranged(
+            "fapiDataGetGlobalLongShortAccountRatio",
+            period,
+            start_ms,
+            now_ms,
+            _OI_LIMIT,
+            lambda r: {
+                "create_time": int(r["timestamp"]),
+                "count_long_short_ratio": float(r["longShortRatio"]),
+            },
+            "create_time",
+        )
+        if ratio.empty:
+            return interest.assign(count_long_short_ratio=float("nan"))
+        ratio = ratio.drop_duplicates("create_time")
+        return interest.merge(ratio, on="create_time", how="left")
 
     def funding(self, symbol: str, start_ms: int, now_ms: int) -> pd.DataFrame:
         """Funding rates settled in [start, now] (the interval is not in this answer)."""

@@ -51,7 +51,13 @@ LIVE_TABLES: dict[str, LiveTable] = {
     "metrics": LiveTable(
         "create_time",
         ("symbol", "create_time"),
-        ("symbol", "create_time", "sum_open_interest", "sum_open_interest_value"),
+        (
+            "symbol",
+            "create_time",
+            "sum_open_interest",
+            "sum_open_interest_value",
+            "count_long_short_ratio",
+        ),
     ),
     "funding_rate": LiveTable(
         "calc_time",
