@@ -121,8 +121,7 @@ def follow(
                 archive_at = time.monotonic() + ARCHIVE_EVERY_SECONDS
         except Exception as exc:  # the loop outlives any one pass; the feeds say what failed
             log.exception("follow_pass_failed", symbols=symbols)
-            for symbol in symbols:
-                Feed.beat(symbol, "pass", Feed.Source.REST, error=f"{type(exc).__name__}: {exc}")
+            Feed.failed(symbols, Feed.Source.REST, _reason(exc))
         wait = every_seconds - time.time() % every_seconds + 3
         while wait > 0 and not stop():
             time.sleep(min(wait, 1.0))

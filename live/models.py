@@ -83,12 +83,33 @@ class Feed(models.Model):
         feed.heartbeat_at = timezone.now()
         if last_row_ms is not None:
             feed.last_row_at = datetime.fromtimestamp(last_row_ms / 1000, UTC)
-        feed.rows += added
         feed.error = error[:2000]
         feed.status = status or (cls.Status.ERROR if error else cls.Status.RUNNING)
         feed.host, feed.pid = socket.gethostname(), os.getpid()
-        feed.save()
+        # two processes may feed one stream (follow and the schedule): rows are added in SQL
+        feed.save(
+            update_fields=[
+                "source",
+                "last_row_at",
+                "heartbeat_at",
+                "status",
+                "error",
+                "host",
+                "pid",
+            ]
+        )
+        if added:
+            cls.objects.filter(pk=feed.pk).update(rows=models.F("rows") + added)
+            feed.refresh_from_db(fields=["rows"])
         return feed
+
+    @classmethod
+    def failed(cls, symbols: list[str], source: str, error: str) -> int:
+        """Mark the symbols' feeds of ``source`` as failing with ``error`` (a whole pass failed:
+        the warehouse was busy, say); their next good beat clears it."""
+        return cls.objects.filter(symbol__in=symbols, source=source).update(
+            status=cls.Status.ERROR, error=error[:2000], heartbeat_at=timezone.now()
+        )
 
     def lag(self, now: datetime | None = None) -> timedelta | None:
         """How far the newest row is behind ``now``; None before the first row."""

@@ -69,3 +69,19 @@ def test_the_every_minute_job_fails_when_no_endpoint_answers(settings):
     settings.BINANCE_REST_URL = "http://127.0.0.1:9"
     with pytest.raises(JobFailed, match="no REST endpoint answered for BTCUSDT"):
         follow_rest("BTCUSDT")
+
+
+def test_a_pass_that_fails_whole_marks_the_symbols_feeds_until_their_next_good_beat(
+    settings, tmp_path
+):
+    Feed.beat("BTCUSDT", "klines:1m", "rest", last_row_ms=_now_ms())
+    Feed.beat("BTCUSDT", "forceOrder", "stream", last_row_ms=_now_ms())
+    (tmp_path / "file").write_text("")
+    settings.DUCKDB_PATH = tmp_path / "file" / "warehouse.duckdb"  # cannot be created
+    checks = iter([False, True])
+    follow(["BTCUSDT"], archive=False, stop=lambda: next(checks, True))
+
+    rest = Feed.objects.get(stream="klines:1m")
+    assert rest.status == Feed.Status.ERROR and "cannot write" in rest.error
+    assert Feed.objects.get(stream="forceOrder").status == Feed.Status.RUNNING
+    assert Feed.beat("BTCUSDT", "klines:1m", "rest").status == Feed.Status.RUNNING
