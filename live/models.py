@@ -17,6 +17,12 @@ from django.utils import timezone
 # A feed whose newest row or heartbeat is older than this is stale: the one threshold.
 STALE_AFTER = timedelta(minutes=10)
 
+# Feeds whose rows come this far apart by nature: their newest row may be that much older.
+# Funding settles every 8 hours on most symbols (4 h or 1 h on some: 8 h is the bound).
+ROW_PERIOD = {"fundingRate": timedelta(hours=8)}
+# Feeds whose process beats this far apart by design (follow asks the archive hourly).
+BEAT_PERIOD = {"archive": timedelta(hours=1)}
+
 # Binance pushes at most one forceOrder event per symbol per second (the latest one): a burst of
 # liquidations reaches the stream as one row a second, so stream rows undercount realized
 # liquidations. Said once, here: the recorder logs it, the API and pages can show it.
@@ -123,7 +129,25 @@ class Feed(models.Model):
         now = now or timezone.now()
         if self.status != self.Status.RUNNING or self.heartbeat_at is None:
             return True
-        if now - self.heartbeat_at > STALE_AFTER:
+        if now - self.heartbeat_at > STALE_AFTER + BEAT_PERIOD.get(self.stream, timedelta(0)):
             return True
         lag = self.lag(now)
-        return self.source == self.Source.REST and (lag is None or lag > STALE_AFTER)
+        allowed = STALE_AFTER + ROW_PERIOD.get(self.stream, timedelta(0))
+        return self.source == self.Source.REST and (lag is None or lag > allowed)
+
+
+def freshness(symbol: str, now: datetime | None = None) -> dict:
+    """What the API's metadata and the pages' warnings need about a symbol's feeds: the
+    newest REST row, the REST feeds that lag, whether the liquidation recorder is down, and
+    the stream's undercount when liquidations come from it."""
+    now = now or timezone.now()
+    feeds = list(Feed.objects.filter(symbol=symbol))
+    rest = [f for f in feeds if f.source == Feed.Source.REST]
+    recorder = next((f for f in feeds if f.source == Feed.Source.STREAM), None)
+    rows_at = [f.last_row_at for f in rest if f.last_row_at]
+    return {
+        "newest_row_at": max(rows_at) if rows_at else None,
+        "lagging": sorted(f.stream for f in rest if f.is_stale(now)),
+        "recorder_down": recorder is not None and recorder.is_stale(now),
+        "stream_note": STREAM_UNDERCOUNT if recorder is not None else None,
+    }

@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from live.follow import follow
-from live.models import STALE_AFTER, Feed
+from live.models import STALE_AFTER, STREAM_UNDERCOUNT, Feed, freshness
 
 pytestmark = pytest.mark.django_db
 
@@ -33,6 +33,8 @@ def test_a_recorder_alive_in_a_quiet_market_is_not_stale_but_a_silent_one_is():
     assert not quiet.is_stale()
     later = timezone.now() + STALE_AFTER + timedelta(seconds=1)
     assert quiet.is_stale(later)  # no heartbeat for ten minutes: the recorder is down
+    archive = Feed.beat("BTCUSDT", "archive", "archive", last_row_ms=_now_ms() - 86_400 * MS)
+    assert not archive.is_stale(later)  # asked hourly
 
 
 def test_a_feed_that_failed_or_stopped_is_stale_and_says_why():
@@ -85,3 +87,21 @@ def test_a_pass_that_fails_whole_marks_the_symbols_feeds_until_their_next_good_b
     assert rest.status == Feed.Status.ERROR and "cannot write" in rest.error
     assert Feed.objects.get(stream="forceOrder").status == Feed.Status.RUNNING
     assert Feed.beat("BTCUSDT", "klines:1m", "rest").status == Feed.Status.RUNNING
+
+
+def test_freshness_names_the_lagging_feeds_and_a_recorder_that_is_down():
+    assert freshness("BTCUSDT") == {
+        "newest_row_at": None,
+        "lagging": [],
+        "recorder_down": False,
+        "stream_note": None,
+    }
+    Feed.beat("BTCUSDT", "klines:1m", "rest", last_row_ms=_now_ms() - 60 * MS)
+    Feed.beat("BTCUSDT", "klines:5m", "rest", last_row_ms=_now_ms() - 11 * 60 * MS)
+    # funding settles every 8 hours: a 7-hour-old rate is the current one
+    Feed.beat("BTCUSDT", "fundingRate", "rest", last_row_ms=_now_ms() - 7 * 3600 * MS)
+    Feed.beat("BTCUSDT", "forceOrder", "stream", status=Feed.Status.STOPPED)
+    now = freshness("BTCUSDT")
+    assert now["lagging"] == ["klines:5m"]
+    assert now["recorder_down"] is True and now["stream_note"] == STREAM_UNDERCOUNT
+    assert timezone.now() - now["newest_row_at"] < timedelta(minutes=2)
