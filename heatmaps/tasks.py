@@ -18,7 +18,7 @@ from django_q.tasks import async_task
 from tqdm import tqdm
 
 from heatmaps import warehouse
-from heatmaps.binance import archive, download, rest
+from heatmaps.binance import archive, download, signed
 from heatmaps.binance.formats import RejectedFile, sniff_header
 from heatmaps.binance.unpack import csv_inside, first_line
 from heatmaps.models import BacktestRun, Calibration, IngestRun, MarginBrackets, WeightConfig
@@ -73,15 +73,17 @@ def ingest(
             for item in files:
                 path = source / item.relpath
                 try:
-                    state, rows = _ingest_file(con, item, path, hasher)
+                    state, rows, superseded = _ingest_file(con, item, path, hasher)
                 except RejectedFile as exc:
-                    state, rows = "rejected", 0
+                    state, rows, superseded = "rejected", 0, 0
                     rejected.append({"path": exc.path, "line": exc.line, "reason": exc.reason})
                     log.warning(
                         "ingest_file_rejected", path=exc.path, line=exc.line, reason=exc.reason
                     )
                 outcome[item.dataset.name][state] += 1
                 outcome[item.dataset.name]["rows"] += rows
+                if superseded:  # REST or stream rows the archive's file replaced
+                    outcome[item.dataset.name]["superseded"] += superseded
                 bar.update(path.stat().st_size)
             tables = warehouse.table_counts(con, symbol)
             if any(c["loaded"] or c["replaced"] for c in outcome.values()):
@@ -109,7 +111,7 @@ def ingest(
     return summary
 
 
-def _ingest_file(con, item: archive.ArchiveFile, path: Path, hasher) -> tuple[str, int]:
+def _ingest_file(con, item: archive.ArchiveFile, path: Path, hasher) -> tuple[str, int, int]:
     relpath = str(item.relpath)
     size = path.stat().st_size
     known = warehouse.find_file(con, relpath)
@@ -117,7 +119,7 @@ def _ingest_file(con, item: archive.ArchiveFile, path: Path, hasher) -> tuple[st
         # maybe unchanged: the hash decides before any work is done
         digest = warehouse.sha256_of(path)
         if digest == known.sha256:
-            return "skipped", 0
+            return "skipped", 0, 0
         pending = hasher.submit(lambda: digest)
     else:
         # new or resized: hash on another thread while DuckDB parses (both release the GIL)
@@ -142,7 +144,7 @@ def _ingest_file(con, item: archive.ArchiveFile, path: Path, hasher) -> tuple[st
             sha256=verified_sha256,
             size=size,
         )
-    return ("replaced" if result.replaced else "loaded"), result.rows
+    return ("replaced" if result.replaced else "loaded"), result.rows, result.superseded
 
 
 def _verify_checksum(path: Path, relpath: str, sha256: str) -> None:
@@ -456,7 +458,7 @@ def fetch_brackets(symbol: str) -> dict:
             "fetch_brackets needs a Binance API key: set BINANCE_API_KEY and BINANCE_API_SECRET "
             "(read-only permission is enough) in the environment or .env"
         )
-    rows = rest.leverage_brackets(symbol, settings.BINANCE_FAPI_URL, key, secret)
+    rows = signed.leverage_brackets(symbol, settings.BINANCE_FAPI_URL, key, secret)
     fetched = MarginBrackets(symbol=symbol, effective_from=timezone.now(), rows=rows)
     summary = {"symbol": symbol, "brackets": len(rows), "first": rows[0]}
     try:
@@ -466,7 +468,7 @@ def fetch_brackets(symbol: str) -> dict:
     if history is not None and _same_table(history, fetched.table()):
         summary.update(stored=False, in_force_from=_naive_iso(int(history["effective_from"].max())))
         return summary
-    fetched.source = f"GET {settings.BINANCE_FAPI_URL.rstrip('/')}{rest.LEVERAGE_BRACKET}"
+    fetched.source = f"GET {settings.BINANCE_FAPI_URL.rstrip('/')}{signed.LEVERAGE_BRACKET}"
     fetched.full_clean()
     fetched.save()
     log.info("brackets_fetched", symbol=symbol, brackets=len(rows))
@@ -509,7 +511,10 @@ def fetch_and_ingest(symbol: str, start: date | None = None, end: date | None = 
             f"{len(failed)} of {fetched['files']} downloads failed, the rest were loaded: "
             f"{_first_failure(failed)}"
         )
-    return {"fetch": fetched, "ingest": {k: loaded[k] for k in ("files", "rejected", "seconds")}}
+    return {
+        "fetch": fetched,
+        "ingest": {k: loaded[k] for k in ("files", "datasets", "rejected", "seconds")},
+    }
 
 
 def _first_failure(failed: list[dict]) -> str:

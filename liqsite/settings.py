@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "django_q",
     "heatmaps",
     "alerts",
+    "live",
 ]
 
 MIDDLEWARE = [
@@ -138,6 +139,11 @@ WAREHOUSE_LOCK_TIMEOUT = env.float("WAREHOUSE_LOCK_TIMEOUT", default=600.0)
 FETCH_RETRIES = env.int("FETCH_RETRIES", default=3)
 # Waits between download attempts: 1x, 3x, 9x this many seconds.
 FETCH_BACKOFF_SECONDS = env.float("FETCH_BACKOFF_SECONDS", default=1.0)
+# Following the market (live/): Binance's USDⓈ-M REST API and WebSocket market streams.
+BINANCE_REST_URL = env.str("BINANCE_REST_URL", default="https://fapi.binance.com")
+BINANCE_WS_URL = env.str("BINANCE_WS_URL", default="wss://fstream.binance.com")
+# Days of REST rows a feed with no rows at all starts with (open interest history: 30 at most).
+FOLLOW_BACKFILL_DAYS = env.int("FOLLOW_BACKFILL_DAYS", default=3)
 
 # --- alerts -------------------------------------------------------------------------------
 # Where alert e-mails go out: smtp://user:password@host:587 (smtp+tls://, smtp+ssl://),

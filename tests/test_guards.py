@@ -44,7 +44,7 @@ def outside_the_warehouse() -> list[tuple[str, str]]:
     """(path, text) of the project's Python outside the warehouse package, tests excepted."""
     return [
         (str(path.relative_to(REPO)), path.read_text())
-        for folder in ("heatmaps", "alerts", "liqsite", "models_engine", "bench", "data")
+        for folder in ("heatmaps", "alerts", "live", "liqsite", "models_engine", "bench", "data")
         for path in sorted((REPO / folder).rglob("*.py"))
         if not str(path.relative_to(REPO)).startswith(WAREHOUSE)
     ]

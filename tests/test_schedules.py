@@ -21,7 +21,11 @@ def test_setting_up_the_schedules_twice_makes_them_once(capsys):
         "calibrate BTCUSDT",
         "calculate BTCUSDT",
         "evaluate alerts",
+        "follow BTCUSDT",
     }
+    assert schedules["follow BTCUSDT"].schedule_type == Schedule.MINUTES
+    assert schedules["follow BTCUSDT"].minutes == 1
+    assert schedules["follow BTCUSDT"].func == "live.follow.follow_rest"
     assert schedules["calibrate BTCUSDT"].schedule_type == Schedule.DAILY
     alerts = schedules["evaluate alerts"]
     assert (alerts.func, alerts.schedule_type, alerts.minutes) == (

@@ -2,12 +2,14 @@
 
 One module per concern: ``schema`` (tables and migrations), ``connection`` (the writer
 lock, WarehouseError), ``transactions`` (the one transaction), ``loading`` (archive files into
-raw tables), ``model_io`` (what the jobs read and write), ``serving`` (published snapshots and
-their readers), ``queries`` (what the API and the jobs ask). Every public function takes and returns
+raw tables), ``live`` (REST and stream rows between the archive's files), ``model_io`` (what
+the jobs read and write), ``serving`` (published snapshots and their readers), ``queries``
+(what the API and the jobs ask). Every public function takes and returns
 times as epoch ms UTC. Callers write ``warehouse.load_market(...)``: the names are here.
 """
 
 from .connection import WarehouseBusy, WarehouseError, connect, writer_lock
+from .live import LIVE_TABLES, insert_rows, newest_time, source_counts, supersede
 from .loading import (
     FileRecord,
     LoadResult,
@@ -43,7 +45,7 @@ from .queries import (
     realized_events,
     realized_total,
 )
-from .schema import MIGRATIONS, RAW_TABLES, migrate
+from .schema import MIGRATIONS, RAW_TABLES, SOURCES, migrate
 from .serving import (
     SERVED_TABLES,
     WarehouseUnavailable,
@@ -59,6 +61,8 @@ from .transactions import transaction
 
 __all__ = [
     "BAR_MS",
+    "LIVE_TABLES",
+    "SOURCES",
     "MIGRATIONS",
     "RAW_TABLES",
     "SERVED_TABLES",
@@ -81,6 +85,7 @@ __all__ = [
     "heatmap_rows",
     "hourly_flows",
     "last_candle",
+    "insert_rows",
     "last_liquidation",
     "latest_confidence",
     "latest_run",
@@ -90,6 +95,7 @@ __all__ = [
     "load_market",
     "load_realized",
     "migrate",
+    "newest_time",
     "predicted_total",
     "publish",
     "published_at",
@@ -101,6 +107,8 @@ __all__ = [
     "sha256_of",
     "snapshot_connection",
     "snapshot_id",
+    "source_counts",
+    "supersede",
     "table_counts",
     "transaction",
     "writer_lock",

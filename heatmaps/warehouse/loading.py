@@ -16,6 +16,7 @@ import duckdb
 
 from heatmaps.binance.formats import Dataset, RejectedFile, explain_csv_error
 
+from .live import supersede
 from .schema import RAW_TABLES
 from .transactions import transaction
 
@@ -123,6 +124,7 @@ def sha256_of(path: Path) -> str:
 class LoadResult:
     rows: int
     replaced: bool
+    superseded: int = 0  # REST or stream rows the file's rows replaced
 
 
 def load_file(
@@ -138,8 +140,9 @@ def load_file(
     size: int,
 ) -> LoadResult:
     """Load one CSV into its table in one transaction, replacing the rows an older version of
-    the same archive file left. Raises RejectedFile (and changes nothing) when any row is bad
-    or the file's time range overlaps another file's.
+    the same archive file left, and the REST or stream rows of its time span. Raises
+    RejectedFile (and changes nothing) when any row is bad or the file's time range overlaps
+    another file's.
 
     ``sha256`` is called once the rows are in, so the caller can hash the file meanwhile; it
     may raise RejectedFile too (a CHECKSUM mismatch), which rolls everything back.
@@ -213,7 +216,8 @@ def load_file(
                 datetime.now(UTC).replace(tzinfo=None),
             ],
         )
-    return LoadResult(rows=rows, replaced=old is not None)
+        superseded = supersede(con, table, symbol, interval, min_time, max_time)
+    return LoadResult(rows=rows, replaced=old is not None, superseded=superseded)
 
 
 def _time_target(dataset: Dataset) -> str:

@@ -82,7 +82,33 @@ MIGRATIONS: list[str] = [
     """,
     # the ensemble's member weights at as_of (JSON text), so pages and bots can show them
     """ALTER TABLE model_runs ADD COLUMN weights VARCHAR;""",
+    # Following the market: rows now come from the archive, Binance's REST API or its WebSocket
+    # streams. Only archive rows have a file; the others have file_id NULL (a made-up file per
+    # REST batch would fill the ledger of files with a row a minute and clash with the real
+    # file's time range when it arrives).
+    "\n".join(
+        f"""ALTER TABLE {table} ALTER COLUMN file_id DROP NOT NULL;
+        ALTER TABLE {table} ADD COLUMN source VARCHAR DEFAULT 'archive';"""
+        for table in (
+            "klines",
+            "mark_price_klines",
+            "metrics",
+            "funding_rate",
+            "liquidation_history",
+        )
+    )
+    + """
+    -- /fapi/v1/premiumIndex, one row per poll: the mark and index price and the funding rate
+    -- Binance estimates for the next settlement (no archive publishes these)
+    CREATE TABLE premium_index (
+        symbol VARCHAR NOT NULL, time TIMESTAMP NOT NULL, mark_price DOUBLE, index_price DOUBLE,
+        estimated_settle_price DOUBLE, last_funding_rate DOUBLE, interest_rate DOUBLE,
+        next_funding_time TIMESTAMP, source VARCHAR NOT NULL DEFAULT 'rest');
+    """,
 ]
+
+# Where a row came from (the ``source`` column of the tables following the market fills).
+SOURCES = ("archive", "rest", "stream")
 
 
 RAW_TABLES = (

@@ -23,6 +23,14 @@ def symbol(text: str) -> str:
     return value
 
 
+def symbols(text: str) -> list[str]:
+    """A comma-separated list of symbols, e.g. ``BTCUSDT,ETHUSDT``."""
+    values = [symbol(part) for part in text.split(",") if part.strip()]
+    if not values:
+        raise argparse.ArgumentTypeError("give at least one symbol, e.g. BTCUSDT,ETHUSDT")
+    return list(dict.fromkeys(values))
+
+
 def day(text: str) -> date:
     try:
         return date.fromisoformat(text)

@@ -7,7 +7,7 @@ from ._args import symbol
 class Command(BaseCommand):
     help = (
         "Create or update the django-q2 schedules (idempotent): ingest daily, calibrate daily, "
-        "calculate hourly, evaluate the alerts every minute."
+        "calculate hourly, follow the market (REST) every minute, evaluate the alerts every minute."
     )
 
     def add_arguments(self, parser):
@@ -19,9 +19,11 @@ class Command(BaseCommand):
             (f"fetch and ingest {sym}", "heatmaps.tasks.fetch_and_ingest", Schedule.DAILY),
             (f"calibrate {sym}", "heatmaps.tasks.calibrate_recent", Schedule.DAILY),
             (f"calculate {sym}", "heatmaps.tasks.calculate_recent", Schedule.HOURLY),
+            (f"follow {sym}", "live.follow.follow_rest", Schedule.MINUTES),
         ]
         for name, func, kind in plans:
-            self._plan(name, func, kind, args=repr(sym))
+            minutes = 1 if kind == Schedule.MINUTES else None
+            self._plan(name, func, kind, args=repr(sym), minutes=minutes)
         # every user's alerts, whatever the symbol
         self._plan("evaluate alerts", "alerts.tasks.evaluate", Schedule.MINUTES, minutes=1)
         self.stdout.write("run the jobs with: python manage.py qcluster")
