@@ -198,6 +198,9 @@ class BacktestRun(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     results = models.JSONField(default=list, blank=True)
+    notes = models.JSONField(
+        default=list, blank=True, help_text="what a reader of the figures must know"
+    )
     error = models.TextField(blank=True)
 
     class Meta:

@@ -20,6 +20,7 @@ from tqdm import tqdm
 from heatmaps import warehouse
 from heatmaps.binance import archive, download, signed
 from heatmaps.binance.formats import RejectedFile, sniff_header
+from heatmaps.binance.stream import STREAM_UNDERCOUNT
 from heatmaps.binance.unpack import csv_inside, first_line
 from heatmaps.models import BacktestRun, Calibration, IngestRun, MarginBrackets, WeightConfig
 from models_engine import fitting, registry
@@ -554,7 +555,7 @@ def backtest(run_id: int) -> dict:
     if not run.claim():
         return {"run": run_id, "skipped": f"already {run.status}"}
     try:
-        run.results = _score(run)
+        run.results, run.notes = _score(run)
         run.status = BacktestRun.Status.DONE
     except Exception as exc:
         run.status, run.error = BacktestRun.Status.FAILED, f"{type(exc).__name__}: {exc}"
@@ -564,7 +565,8 @@ def backtest(run_id: int) -> dict:
     return {"run": run_id, "status": run.status, "rows": len(run.results)}
 
 
-def _score(run: BacktestRun) -> list[dict]:
+def _score(run: BacktestRun) -> tuple[list[dict], list[str]]:
+    """The figures per model, horizon and side, and what their reader must know."""
     horizons = [h.strip() for h in run.horizons.split(",") if h.strip()]
     unknown = [h for h in horizons if h not in HORIZONS_MS]
     if unknown:
@@ -574,6 +576,9 @@ def _score(run: BacktestRun) -> list[dict]:
     results = []
     with warehouse.snapshot_connection() as con:  # what the web serves, read-only
         realized = warehouse.load_realized(con, run.symbol, start, end + longest)
+        sources = warehouse.source_counts(
+            con, "liquidation_history", run.symbol, start, end + longest
+        )
         path = warehouse.load_bars(con, run.symbol, start, end + longest)
         for model in [m.strip() for m in run.model_names.split(",") if m.strip()]:
             heatmap, step = warehouse.heatmap_rows(con, run.symbol, model, start, end)
@@ -600,7 +605,18 @@ def _score(run: BacktestRun) -> list[dict]:
                             **_finite(figures),
                         }
                     )
-    return results
+    return results, _realized_notes(sources)
+
+
+def _realized_notes(sources: dict[str, int]) -> list[str]:
+    streamed = sources.get("stream", 0)
+    if not streamed:
+        return []
+    return [
+        f"{streamed:,} of {sum(sources.values()):,} realized liquidations in this window come "
+        f"from the forceOrder stream, not the archive. {STREAM_UNDERCOUNT} The figures rest on "
+        "what was recorded."
+    ]
 
 
 def _finite(figures: dict) -> dict:

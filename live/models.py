@@ -11,25 +11,21 @@ import os
 import socket
 from datetime import UTC, datetime, timedelta
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-# A feed whose newest row or heartbeat is older than this is stale: the one threshold.
-STALE_AFTER = timedelta(minutes=10)
+from heatmaps.binance.stream import STREAM_UNDERCOUNT
+
+# A feed whose newest row or heartbeat is older than this is stale: the one threshold, the
+# FEED_STALE_SECONDS setting the API's freshness uses too (600 s unless configured).
+STALE_AFTER = timedelta(seconds=settings.FEED_STALE_SECONDS)
 
 # Feeds whose rows come this far apart by nature: their newest row may be that much older.
 # Funding settles every 8 hours on most symbols (4 h or 1 h on some: 8 h is the bound).
 ROW_PERIOD = {"fundingRate": timedelta(hours=8)}
 # Feeds whose process beats this far apart by design (follow asks the archive hourly).
 BEAT_PERIOD = {"archive": timedelta(hours=1)}
-
-# Binance pushes at most one forceOrder event per symbol per second (the latest one): a burst of
-# liquidations reaches the stream as one row a second, so stream rows undercount realized
-# liquidations. Said once, here: the recorder logs it, the API and pages can show it.
-STREAM_UNDERCOUNT = (
-    "Binance's forceOrder stream sends at most one liquidation per symbol per second (the "
-    "latest); liquidations recorded from it undercount the real ones during bursts."
-)
 
 
 class Feed(models.Model):

@@ -132,3 +132,44 @@ def test_scoring_and_paper_trading_read_while_a_writer_holds_the_warehouse(serve
     run.refresh_from_db()
     assert run.status == BacktestRun.Status.DONE, run.error
     assert traded["signals"]
+
+
+def test_a_window_resting_on_stream_liquidations_says_they_undercount(served, settings, tmp_path):
+    """Liquidations recorded from the forceOrder stream (at most one a second per symbol) are
+    named on the run, so nobody reads its figures as resting on the full record."""
+    import shutil
+
+    import pandas as pd
+
+    from heatmaps import warehouse
+    from heatmaps.binance.stream import STREAM_UNDERCOUNT
+
+    duckdb_path = tmp_path / "liquidations.duckdb"
+    shutil.copy(served[0], duckdb_path)
+    settings.DUCKDB_PATH, settings.SERVING_PATH = duckdb_path, tmp_path / "serving"
+    streamed = pd.DataFrame(
+        {
+            "symbol": "BTCUSDT",
+            "timestamp": [1704412800000 + 1000 * i for i in range(3)],  # 2024-01-05 00:00
+            "side": "long",
+            "price": 43000.0,
+            "quantity": 0.5,
+            "bankruptcy_price": 42900.0,
+            "original_quantity": 0.5,
+            "order_type": "LIMIT",
+            "time_in_force": "IOC",
+            "order_status": "FILLED",
+        }
+    )
+    with warehouse.connect() as con:
+        columns = warehouse.LIVE_TABLES["liquidation_history"].columns
+        added = warehouse.insert_rows(con, "liquidation_history", streamed[list(columns)], "stream")
+        warehouse.publish(con)
+    assert added == 3
+
+    call_command("backtest", "--start", "2024-01-04", "--end", "2024-01-09", "--horizons", "24h")
+    run = BacktestRun.objects.get()
+    assert len(run.notes) == 1 and run.notes[0].startswith("3 of ")
+    assert STREAM_UNDERCOUNT in run.notes[0]
+    call_command("backtest", "--start", "2024-01-07", "--end", "2024-01-07", "--horizons", "1h")
+    assert BacktestRun.objects.order_by("-pk").first().notes == []

@@ -124,6 +124,16 @@ class FreshnessSerializer(serializers.Serializer):
         help_text="live data older than stale_after_seconds: the feed is behind or stopped"
     )
     live = serializers.BooleanField(help_text="false for the bundled sample (history)")
+    lagging_feeds = serializers.ListField(
+        child=serializers.CharField(), help_text="REST feeds (follow) behind by more than that"
+    )
+    recorder_down = serializers.BooleanField(
+        help_text="the forceOrder recorder (record_liquidations) has stopped reporting"
+    )
+    stream_note = serializers.CharField(
+        allow_null=True,
+        help_text="set when realized liquidations come from the stream, which undercounts",
+    )
 
 
 class LevelsSerializer(serializers.Serializer):
@@ -265,5 +275,6 @@ class BacktestRunSerializer(serializers.ModelSerializer):
             "created_at",
             "finished_at",
             "error",
+            "notes",
             "results",
         ]

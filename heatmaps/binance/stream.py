@@ -13,6 +13,14 @@ An event (raw stream, or wrapped as ``{"stream": ..., "data": event}`` by a comb
 
 from __future__ import annotations
 
+# Binance pushes at most one forceOrder event per symbol per second (the latest one): a burst of
+# liquidations reaches the stream as one row a second, so stream rows undercount realized
+# liquidations. Said once, here: the recorder logs it, the API and pages can show it.
+STREAM_UNDERCOUNT = (
+    "Binance's forceOrder stream sends at most one liquidation per symbol per second (the "
+    "latest); liquidations recorded from it undercount the real ones during bursts."
+)
+
 _SIDES = {"SELL": "long", "BUY": "short"}
 
 

@@ -199,10 +199,20 @@ def supersede(
     return con.execute(f"DELETE FROM {table} WHERE {where}", params).fetchone()[0]
 
 
-def source_counts(con: duckdb.DuckDBPyConnection, table: str, symbol: str) -> dict[str, int]:
-    """Rows of a symbol in ``table`` per source."""
-    _spec(table)
+def source_counts(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    symbol: str,
+    start_ms: int | None = None,
+    end_ms: int | None = None,
+) -> dict[str, int]:
+    """Rows of a symbol in ``table`` per source (those in [start, end) when given)."""
+    column = _spec(table).time
     rows = con.execute(
-        f"SELECT source, count(*) FROM {table} WHERE symbol = ? GROUP BY 1 ORDER BY 1", [symbol]
+        f"""SELECT source, count(*) FROM {table} WHERE symbol = $symbol
+              AND ($start IS NULL OR {column} >= epoch_ms($start))
+              AND ($end IS NULL OR {column} < epoch_ms($end))
+            GROUP BY 1 ORDER BY 1""",
+        {"symbol": symbol, "start": start_ms, "end": end_ms},
     ).fetchall()
     return dict(rows)

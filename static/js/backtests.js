@@ -4,6 +4,7 @@
   const plot = document.getElementById("plot");
   const [runList, title, stats, errorBox, runError, empty, table] =
     ["runs", "title", "stats", "error", "run-error", "empty", "figures"].map((id) => document.getElementById(id));
+  const runNotes = document.getElementById("run-notes");
   const HORIZON_COLOURS = ["#3b9be8", "#1fb5a0", "#fde725", "#c77dff"];
   const pct = (value) => (value == null ? "–" : `${(value * 100).toFixed(1)} %`);
   const fixed = (value, suffix = "") => (value == null ? "–" : value.toFixed(2) + suffix);
@@ -63,6 +64,7 @@
       const scored = run.status === "done";
       runError.hidden = scored;
       runError.textContent = run.error || `This run is ${run.status}: its figures appear when it is done.`;
+      liqmap.notes(runNotes, run.notes || []);
       plot.hidden = table.hidden = !scored;
       if (scored) { draw(run); drawTable(run); }
       liqmap.showError(errorBox, null);

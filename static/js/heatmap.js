@@ -65,7 +65,7 @@
     liqmap.figures(stats, {"Price": liqmap.usd(data.current_price, 1), [`Densest level${SIDES[side]}`]: liqmap.usd(now.highest_density_price),
       [`Pending${SIDES[side]}`]: liqmap.compact(now.total_volume), "Confidence": `${Math.round(meta.confidence * 100)} %`,
       "Resolution": `${duration(meta.time_bucket_seconds)} × $${meta.price_step}`, "As of": liqmap.asOf(meta.as_of, signal.freshness)});
-    const notes = [liqmap.staleNote(signal.freshness), ...meta.warnings,
+    const notes = [...liqmap.feedNotes(signal.freshness), ...meta.warnings,
                    ...(meta.is_valid ? [] : ["The model marked this run as not valid."])].filter(Boolean);
     if (!meta.covers_window && meta.data_start) {
       const days = Math.round((Date.parse(meta.data_end) - Date.parse(meta.data_start)) / 86_400_000);

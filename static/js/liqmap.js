@@ -87,10 +87,17 @@ const liqmap = (() => {
   // "As of" with the data's age; the API's freshness says whether the feed is behind
   const asOf = (iso, fresh) => iso ? `${when(iso)}${fresh && fresh.live && fresh.data_end ? ` (data ${ago(fresh.data_end)} old)` : ""}` : "–";
   const staleNote = (fresh) => fresh && fresh.stale
-    ? `No new market data for ${ago(fresh.data_end)}: the feed is behind or stopped (is manage.py follow running?)` : null;
+    ? (fresh.lagging_feeds && fresh.lagging_feeds.length
+      ? `The market feed is behind (${fresh.lagging_feeds.join(", ")}): is manage.py follow running?`
+      : `No new market data for ${ago(fresh.data_end)}: the feed is behind or stopped (is manage.py follow running?)`)
+    : null;
+  // what else a trader must know about the feeds: a stopped recorder
+  const feedNotes = (fresh) => [staleNote(fresh),
+    fresh && fresh.recorder_down ? "The liquidation recorder is down (manage.py record_liquidations): realized liquidations are missing since it stopped." : null,
+  ].filter(Boolean);
   // live pages: run ``refresh`` every minute while the tab is visible
   const everyMinute = (refresh) => setInterval(() => document.hidden || refresh(), 60_000);
 
   return {getJSON, showError, usd, compact, when, legend, axis, layout, config, priceLine, label, element, figures, notes,
-          ago, asOf, staleNote, everyMinute};
+          ago, asOf, staleNote, feedNotes, everyMinute};
 })();

@@ -63,7 +63,7 @@
     liqmap.figures(stats, {"Price": liqmap.usd(data.current_price, 1), "Longs below": liqmap.compact(total("long")),
       "Shorts above": liqmap.compact(total("short")), "Largest level in view": top.price ? `${liqmap.usd(top.price)} (${top.leverage}x ${top.side}s)` : "–",
       "As of": liqmap.asOf(data.timestamp, data.freshness)});
-    liqmap.notes(warnings, [liqmap.staleNote(data.freshness)].filter(Boolean));
+    liqmap.notes(warnings, liqmap.feedNotes(data.freshness));
   }
 
   async function load(quiet = false) {

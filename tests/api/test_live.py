@@ -39,3 +39,23 @@ def test_every_answer_says_how_fresh_it_is(served, clients, settings):
     fresh = clients["bot"].get("/api/v1/trading/signals").json()["freshness"]
     assert fresh["live"] is True and fresh["stale"] is True
     assert fresh["stale_after_seconds"] == settings.FEED_STALE_SECONDS
+
+
+def test_the_answers_name_a_lagging_feed_and_a_recorder_that_is_down(served, clients, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from live.models import Feed
+
+    settings.SAMPLE_DATA = False
+    long_ago = timezone.now() - timedelta(hours=1)
+    Feed.beat("BTCUSDT", "klines:1m", Feed.Source.REST, last_row_ms=0)
+    Feed.beat("BTCUSDT", "forceOrder", Feed.Source.STREAM)
+    fresh = clients["bot"].get("/api/v1/trading/signals").json()["freshness"]
+    assert fresh["lagging_feeds"] == ["klines:1m"] and fresh["stale"] is True
+    assert fresh["recorder_down"] is False and "one liquidation" in fresh["stream_note"]
+
+    Feed.objects.filter(stream="forceOrder").update(heartbeat_at=long_ago)
+    fresh = clients["bot"].get("/api/v1/liquidations/levels").json()["freshness"]
+    assert fresh["recorder_down"] is True
