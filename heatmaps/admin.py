@@ -2,6 +2,7 @@ from django.contrib import admin, messages
 from django.utils.html import format_html, format_html_join
 from django_q.tasks import async_task
 
+from .feeds import Feed
 from .models import BacktestRun, Calibration, IngestRun, MarginBrackets, WeightConfig
 
 
@@ -187,6 +188,31 @@ class MarginBracketsAdmin(admin.ModelAdmin):
     list_display = ("symbol", "effective_from", "source", "created_at")
     list_filter = ("symbol",)
     readonly_fields = [f.name for f in MarginBrackets._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(Feed)
+class FeedAdmin(admin.ModelAdmin):
+    list_display = (
+        "symbol",
+        "stream",
+        "source",
+        "status",
+        "last_row_at",
+        "heartbeat_at",
+        "stale",
+        "rows",
+        "host",
+        "pid",
+    )
+    list_filter = ("source", "status", "symbol")
+    readonly_fields = [f.name for f in Feed._meta.fields]
+
+    @admin.display(boolean=True, description="stale")
+    def stale(self, feed: Feed) -> bool:
+        return feed.is_stale()
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -318,3 +318,7 @@ class MarginBrackets(models.Model):
             raise UnknownBrackets(
                 f"{exc}: run `manage.py fetch_brackets --symbol {symbol}` with a Binance API key"
             ) from None
+
+
+# the feeds' state is a model of this app (the API reads it; the live app writes it)
+from .feeds import Feed  # noqa: E402, F401

@@ -21,8 +21,7 @@ from django.conf import settings
 
 from heatmaps import tasks, warehouse
 from heatmaps.binance.rest import INTERVAL_MS, BinanceRest, RateLimited
-
-from .models import Feed
+from heatmaps.feeds import Feed
 
 log = structlog.get_logger("liqmap.follow")
 

@@ -8,7 +8,7 @@ key (symbol, trade time, side, price, qty) is already stored, so the events a se
 after a reconnect add nothing.
 
 Binance sends at most one liquidation per symbol per second: the stream undercounts
-(``live.models.STREAM_UNDERCOUNT``).
+(``heatmaps.binance.stream.STREAM_UNDERCOUNT``).
 """
 
 from __future__ import annotations
@@ -25,14 +25,13 @@ from websockets.sync.client import connect
 
 from heatmaps import warehouse
 from heatmaps.binance.stream import force_order_url, liquidation_row
-
-from .models import STREAM_UNDERCOUNT, Feed
+from heatmaps.feeds import STREAM_UNDERCOUNT, Feed
 
 log = structlog.get_logger("liqmap.record")
 
 STREAM = "forceOrder"
 TABLE = "liquidation_history"
-# the feeds' heartbeat when nothing happens (well inside live.models.STALE_AFTER)
+# the feeds' heartbeat when nothing happens (well inside heatmaps.feeds.STALE_AFTER)
 HEARTBEAT_SECONDS = 30.0
 
 

@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from heatmaps.feeds import STALE_AFTER, STREAM_UNDERCOUNT, Feed, freshness
 from live.follow import follow
-from live.models import STALE_AFTER, STREAM_UNDERCOUNT, Feed, freshness
 
 pytestmark = pytest.mark.django_db
 
@@ -50,10 +50,10 @@ def test_a_feed_that_failed_or_stopped_is_stale_and_says_why():
 
 def test_staff_see_the_feeds_in_the_admin_and_outsiders_do_not(clients):
     Feed.beat("ETHUSDT", "forceOrder", "stream", last_row_ms=_now_ms())
-    listing = clients["staff"].get("/admin/live/feed/")
+    listing = clients["staff"].get("/admin/heatmaps/feed/")
     assert listing.status_code == 200 and "ETHUSDT" in listing.content.decode()
-    assert clients["outsider"].get("/admin/live/feed/").status_code == 302
-    assert clients["trader"].get("/admin/live/feed/").status_code == 302
+    assert clients["outsider"].get("/admin/heatmaps/feed/").status_code == 302
+    assert clients["trader"].get("/admin/heatmaps/feed/").status_code == 302
 
 
 def test_the_follow_loop_records_a_failed_pass_on_the_feeds_and_goes_on(settings):

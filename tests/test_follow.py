@@ -12,8 +12,8 @@ from django.core.management import call_command
 
 from heatmaps import warehouse
 from heatmaps.binance.rest import BinanceRest
+from heatmaps.feeds import Feed
 from live import follow
-from live.models import Feed
 
 from .binance_fakes import FakeBinance, rest_server
 from .conftest import SAMPLE

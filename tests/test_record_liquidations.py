@@ -12,7 +12,7 @@ import pytest
 
 from heatmaps import warehouse
 from heatmaps.binance.stream import liquidation_row
-from live.models import STREAM_UNDERCOUNT, Feed
+from heatmaps.feeds import STREAM_UNDERCOUNT, Feed
 from live.recorder import record_liquidations
 
 from .binance_fakes import DroppingStream, force_order
@@ -138,7 +138,7 @@ def test_the_command_runs_until_sigterm_and_writes_what_it_holds(tmp_path):
         stored = con.execute("SELECT count(*) FROM liquidation_history").fetchone()[0]
     assert stored == 8
     with sqlite3.connect(tmp_path / "db.sqlite3") as db:
-        status = db.execute("SELECT status, rows FROM live_feed").fetchall()
+        status = db.execute("SELECT status, rows FROM heatmaps_feed").fetchall()
     assert status == [("stopped", 8)]
 
 

@@ -12,9 +12,8 @@ import numpy as np
 import pandas as pd
 from django.conf import settings
 
-from heatmaps import sample_data, warehouse
+from heatmaps import feeds, sample_data, warehouse
 from heatmaps.models import WeightConfig
-from live import models as live_feeds
 from models_engine import registry
 from models_engine.base import confidence_band
 from models_engine.ensemble import DISAGREEMENT_LIMIT, disagreement_zones, mean_levels
@@ -167,7 +166,7 @@ def freshness(symbol: str, run: dict) -> dict:
     end = warehouse.data_end(symbol)
     age = None if end is None else max(0, (time.time_ns() // 1_000_000 - end) // 1000)
     live = not sample_data.is_sample()
-    feeds = live_feeds.freshness(symbol)
+    fed = feeds.freshness(symbol)
     return {
         "data_end": iso(end),
         "as_of": iso(run["as_of"]),
@@ -175,12 +174,12 @@ def freshness(symbol: str, run: dict) -> dict:
         "age_seconds": age,
         "stale_after_seconds": settings.FEED_STALE_SECONDS,
         "stale": bool(
-            live and (age is not None and age > settings.FEED_STALE_SECONDS or feeds["lagging"])
+            live and (age is not None and age > settings.FEED_STALE_SECONDS or fed["lagging"])
         ),
         "live": live,
-        "lagging_feeds": feeds["lagging"],
-        "recorder_down": feeds["recorder_down"],
-        "stream_note": feeds["stream_note"],
+        "lagging_feeds": fed["lagging"],
+        "recorder_down": fed["recorder_down"],
+        "stream_note": fed["stream_note"],
     }
 
 

@@ -46,7 +46,7 @@ def test_the_answers_name_a_lagging_feed_and_a_recorder_that_is_down(served, cli
 
     from django.utils import timezone
 
-    from live.models import Feed
+    from heatmaps.feeds import Feed
 
     settings.SAMPLE_DATA = False
     long_ago = timezone.now() - timedelta(hours=1)

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 
+from heatmaps.feeds import STREAM_UNDERCOUNT
 from heatmaps.management.commands._args import one_line_failures, symbols
-from live.models import STREAM_UNDERCOUNT
 from live.recorder import record_liquidations
 
 from ._stopping import stop_on_signals
