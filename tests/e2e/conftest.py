@@ -70,6 +70,10 @@ def page(shared_page, served, live_server) -> Page:
     record = lambda request: requested.append(request.url)  # noqa: E731
     shared_page.on("request", record)
     yield shared_page
+    # a test may end while its page still fetches: let those requests finish, then leave the
+    # page (its timers too) before the test's database goes away under the live server
+    shared_page.wait_for_load_state("networkidle")
+    shared_page.goto("about:blank")
     shared_page.remove_listener("request", record)
     shared_page.unroute_all(behavior="ignoreErrors")
     outside = [url for url in requested if not is_local(url)]
