@@ -4,13 +4,14 @@ What it measures
     The live feed fills the warehouse to the current minute, but the models' bar is 5 minutes
     (``models_engine.units.BAR_MS``: finer candles are aggregated up to it): a one-minute
     update finds at most one newly finished bar. So "a one-minute update" is
-    ``model.run(market_tail, state=...)`` continuing a year's checkpoint on ONE new 5-minute
+    ``model.run(market_tail, state=...)`` continuing a year's checkpoint to ONE new 5-minute
     bar (the tail market holds the day before the checkpoint too, as the lead's job would load
-    it: funding and account ratios in force). It is set against the full recompute of the same
-    year plus one bar, ``model.run(market)``.
+    it: funding and account ratios in force). The state is the one at the start of the current
+    UTC day, so an update recomputes the day so far: the new bar is the day's last (23:55), the
+    worst case, 288 bars. It is set against the full recompute of the same year plus one bar,
+    ``model.run(market)``.
 
-    For binance_standard and funding_adjusted (trade_clusters cannot be continued: a day's
-    openings move with each bar), without a calibration ("prior") and with one per day
+    For every ledger model, without a calibration ("prior") and with one per day
     ("calibrated", compute.daily_schedule). Times: median of ``--repeat`` runs after a warm-up
     (harness.timed). Memory: the update's peak of Python allocations (tracemalloc: numpy and
     pandas arrays included), and the state's own arrays (``LedgerState.nbytes``), next to the
@@ -39,6 +40,7 @@ from models_engine.base import ModelConfig
 from models_engine.binance_standard import BinanceStandardModel
 from models_engine.funding_adjusted import FundingAdjustedModel
 from models_engine.market import cut_market as cut
+from models_engine.trade_clusters import TradeClustersModel
 from models_engine.units import BAR_MS, DAY_MS
 
 TARGET_SECONDS = 1.0
@@ -59,15 +61,18 @@ def main() -> None:
     args = parser.parse_args()
     print(f"{machine_line()}  numpy={np.__version__}  pandas={pd.__version__}")
     year = compute.window(compute.synthetic_market(compute.load_hourly()), DAYS)
-    end = int(year.klines["open_time"].iloc[-1]) + BAR_MS
-    checkpoint = end - BAR_MS
-    history, tail = cut(year, checkpoint), cut(year, end, checkpoint - DAY_MS)
+    # the year ends at the close of a UTC day: its last bar is a day's 288th
+    end = (int(year.klines["open_time"].iloc[-1]) + BAR_MS) // DAY_MS * DAY_MS
+    year = cut(year, end)
+    history = cut(year, end - BAR_MS)
+    day = (end - BAR_MS) // DAY_MS * DAY_MS
+    tail = cut(year, end, day - DAY_MS)
     print(f"input: {len(year.klines):,} 5 m bars ({DAYS} days); the update adds the last one")
     lines = []
     for kind in compute.KINDS:
         schedule = compute.daily_schedule(year) if kind == "calibrated" else None
         config = ModelConfig(schedule=schedule).resolved(year)
-        for model in (BinanceStandardModel, FundingAdjustedModel):
+        for model in (BinanceStandardModel, FundingAdjustedModel, TradeClustersModel):
             started = time.perf_counter()
             state = model(config).run(history, checkpoint=True).state
             checkpointing = time.perf_counter() - started
@@ -107,7 +112,9 @@ def main() -> None:
         "target",
     ]
     widths = [max(len(x) for x in column) for column in zip(header, *lines, strict=True)]
-    print("\none new 5-minute bar after a year, median of the runs")
+    print(
+        "\none new 5-minute bar after a year (the day's last: 288 recomputed), median of the runs"
+    )
     for line in [header, *lines]:
         print("  " + "  ".join(cell.rjust(w) for cell, w in zip(line, widths, strict=True)))
 

@@ -11,6 +11,10 @@ new bars, and the book of the retained window is valued exactly as a full run va
 a continuation gives what a full recompute gives, for the snapshots and bars after the
 checkpoint, at a cost set by the pending positions, not by the length of history.
 
+A model keeps the state at the start of the current UTC day (``LedgerModel.run``): an update
+advances it over the days completed since and values today's bars from it. A model whose rows
+depend on their whole day (trade clusters) is then continued as exactly as the others.
+
 A state is tied to its schedule and price step: a new calibration (``calibrate``) or another
 step needs a full recompute, which ``advance`` asks for by raising ``StaleState``.
 """
@@ -45,7 +49,8 @@ class LedgerState:
     book: the kept rows, none consumed yet (``consumed_at`` = len(bars)), with their features;
     departed: per index into ``schedule.all()``, the totals (``TOTALS``, USDT) of the rows that
     left, valued under that calibration (those that can still be in force at a later end);
-    counts: bars seen, with open interest, traded, with mark price (for the confidence);
+    counts: bars seen, with open interest, traded, with mark price, with trades (for the
+    confidence);
     end: ms, end of the last bar.
     """
 
@@ -56,7 +61,7 @@ class LedgerState:
     tier_step_multiple: int
     time_bucket_ms: int
     departed: dict[int, np.ndarray]
-    counts: np.ndarray  # int (4,)
+    counts: np.ndarray  # int (5,)
     end: int
 
     @classmethod
@@ -70,7 +75,7 @@ class LedgerState:
             multiple,
             bucket,
             {},
-            np.zeros(4, np.int64),
+            np.zeros(5, np.int64),
             0,
         )
 
@@ -128,9 +133,12 @@ def new_bars(state: LedgerState, bars: Bars) -> Bars:
     return slice_bars(bars, first, len(bars))
 
 
-def advance(state: LedgerState, bars: Bars, rows: Book, since: int | None = None) -> Advance:
+def advance(
+    state: LedgerState, bars: Bars, rows: Book, counts: np.ndarray, since: int | None = None
+) -> Advance:
     """Continue ``state`` on ``bars`` (the bars right after it) whose openings are ``rows``
-    (a book over ``bars``: ``rows.bar`` indexes them).
+    (a book over ``bars``: ``rows.bar`` indexes them) and whose ``counts`` (the model's
+    ``bar_counts``) the confidence adds up.
 
     Snapshots are taken at the time buckets after the state's end (from ``since`` on when the
     state is empty); predicted liquidations for the new bars.
@@ -162,7 +170,7 @@ def advance(state: LedgerState, bars: Bars, rows: Book, since: int | None = None
     totals = totals + state.departed.get(final_index, 0.0)
     summary = dict(zip(TOTALS, map(float, totals), strict=True))
     summary["pending"] = float(levels["volume"].sum())
-    counts = state.counts + [len(bars), bars.has_oi.sum(), bars.traded.sum(), bars.has_mark.sum()]
+    counts = state.counts + counts
     state = _next_state(state, valuation, final_index, end, counts)
     return Advance(window, final, levels, heatmap, tier_heatmap, predicted, times, summary, state)
 

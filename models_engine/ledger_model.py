@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from dataclasses import replace
-from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -20,7 +19,7 @@ from .base import (
 from .book import Book, Valuation
 from .brackets import liquidation_price
 from .calibration import long_share, opening_features
-from .incremental import LedgerState, StaleState, advance, empty_book, new_bars
+from .incremental import Advance, LedgerState, StaleState, advance, empty_book, new_bars
 from .ledger import outflows, pending_levels
 from .market import Bars, MarketData, build_bars, slice_bars
 from .snapshots import empty_snapshots
@@ -91,9 +90,6 @@ def bar_openings(bars: Bars) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nda
 
 
 class LedgerModel(AbstractLiquidationModel):
-    # a state can be continued on new bars (a row's features depend on its own bar only)
-    incremental: ClassVar[bool] = True
-
     @abstractmethod
     def book(self, bars: Bars, market: MarketData, config: ModelConfig) -> Book:
         """The positions this model believes were opened, with their levels."""
@@ -101,13 +97,12 @@ class LedgerModel(AbstractLiquidationModel):
     def quality(
         self, bars: Bars, market: MarketData, counts: np.ndarray | None = None
     ) -> tuple[float, list[str]]:
-        """Confidence from data quality, and what lowered it. ``counts``: bars, with open
-        interest, traded, with mark price, when ``bars`` are not all the bars the result is about
-        (a continued state's)."""
-        counts = bar_counts(bars) if counts is None else counts
+        """Confidence from data quality, and what lowered it. ``counts``: ``bar_counts`` of all
+        the bars the result is about, when ``bars`` are not all of them (a continued state's)."""
+        counts = bar_counts(bars, market) if counts is None else counts
         n = int(counts[0])
         warnings = []
-        oi_share, traded_share, mark_share = (float(c / n) for c in counts[1:])
+        oi_share, traded_share, mark_share = (float(c / n) for c in counts[1:4])
         days = n * bars.bar_ms / DAY_MS
         if oi_share < 0.99:
             warnings.append(
@@ -202,10 +197,16 @@ class LedgerModel(AbstractLiquidationModel):
             warnings.append(low_confidence_warning(confidence))
         return confidence, warnings
 
+    def _advance(self, state: LedgerState, bars: Bars, market: MarketData, config) -> Advance:
+        rows = self.book(bars, market, config) if len(bars) else empty_book(state.schedule.tiers)
+        return advance(state, bars, rows, bar_counts(bars, market), config.output_from)
+
     def _continue(self, market: MarketData, state: LedgerState | None) -> ModelResult:
-        """``run`` from ``state`` (None: from the first bar), keeping the next state."""
-        if not self.incremental:
-            raise ValueError(f"{self.model_name} cannot be continued: run it in full")
+        """``run`` from ``state`` (None: from the first bar): the days that completed since it
+        advance the state, the current UTC day is valued from its start. The next state is the
+        one at the start of the current day, so an update recomputes today's bars (at most a
+        day of them, and the pending rows): a model whose rows depend on their whole day (trade
+        clusters share a day's openings over its trades) continues exactly like the others."""
         missing = self.missing_inputs(market)
         every = build_bars(market)
         if state is None:
@@ -227,9 +228,16 @@ class LedgerModel(AbstractLiquidationModel):
             config = replace(self.config, price_step=state.price_step)
             check_continuable(state, self.config, missing)
         bars = new_bars(state, every)
-        rows = self.book(bars, market, config) if len(bars) else empty_book(state.schedule.tiers)
+        today = day_start(bars)
+        done, current = slice_bars(bars, 0, today), slice_bars(bars, today, len(bars))
+        steps = []
+        if len(done) or not len(current):
+            steps.append(self._advance(state, done, market, config))
+            state = steps[-1].state
+        if len(current):
+            steps.append(self._advance(state, current, market, config))
+        adv = steps[-1]
         step = state.price_step
-        adv = advance(state, bars, rows, config.output_from)
         end = adv.state.end
         confidence, warnings = self._confidence(
             adv.window, market, config.schedule, end, adv.state.counts
@@ -237,26 +245,42 @@ class LedgerModel(AbstractLiquidationModel):
         return ModelResult(
             model=self.model_name,
             levels=adv.levels.assign(confidence=confidence)[LEVEL_COLUMNS],
-            heatmap=adv.heatmap,
-            tier_heatmap=adv.tier_heatmap,
+            heatmap=pd.concat([s.heatmap for s in steps], ignore_index=True),
+            tier_heatmap=pd.concat([s.tier_heatmap for s in steps], ignore_index=True),
             tier_price_step=step * state.tier_step_multiple,
             ledger=adv.final,
             bars=adv.window,
-            snapshot_times=adv.snapshot_times,
-            predicted=adv.predicted,
+            snapshot_times=np.concatenate([s.snapshot_times for s in steps]),
+            predicted=pd.concat([s.predicted for s in steps], ignore_index=True),
             confidence=round(float(confidence), 4),
             warnings=tuple(warnings),
             price_step=step,
             current_price=float(adv.window.close[-1]) if len(adv.window) else float("nan"),
             as_of=end,
             totals=adv.totals,
-            state=adv.state,
+            state=state,
         )
 
 
-def bar_counts(bars: Bars) -> np.ndarray:
-    """Bars, with open interest, traded, with mark price."""
-    return np.array([len(bars), bars.has_oi.sum(), bars.traded.sum(), bars.has_mark.sum()])
+def bar_counts(bars: Bars, market: MarketData) -> np.ndarray:
+    """Bars, with open interest, traded, with mark price, with aggTrades in ``market``."""
+    with_trades = 0
+    if market.has("trades") and len(bars):
+        index = (market.trades["transact_time"].to_numpy(np.int64) - bars.open_time[0]) // (
+            bars.bar_ms
+        )
+        with_trades = len(np.unique(index[(index >= 0) & (index < len(bars))]))
+    return np.array(
+        [len(bars), bars.has_oi.sum(), bars.traded.sum(), bars.has_mark.sum(), with_trades]
+    )
+
+
+def day_start(bars: Bars) -> int:
+    """Index of the first bar of the UTC day the bars end in (``len(bars)``: they end at 00:00)."""
+    if len(bars) == 0:
+        return 0
+    end = int(bars.open_time[-1] + bars.bar_ms)
+    return int(np.searchsorted(bars.open_time, end // DAY_MS * DAY_MS))
 
 
 def check_continuable(state: LedgerState, config: ModelConfig, missing: list[str]) -> None:

@@ -4,6 +4,7 @@ knows the leverage tiers they report and runs a chosen set of them with the ense
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 
 import numpy as np
 
@@ -12,6 +13,7 @@ from .binance_standard import BinanceStandardModel
 from .calibration import LEVERAGE_TIERS
 from .ensemble import EnsembleModel
 from .funding_adjusted import FundingAdjustedModel
+from .incremental import LedgerState, StaleState
 from .market import MarketData
 from .trade_clusters import TradeClustersModel
 
@@ -73,16 +75,41 @@ def run_models(
     *,
     learning_days: float | None = None,
     config: ModelConfig | None = None,
+    states: Mapping[str, LedgerState] | None = None,
 ) -> dict[str, ModelResult]:
     """Run ``names`` on ``market``, each member once: the ensemble reuses the members' results
-    (all members when its weights are learned, those it weights otherwise)."""
+    (all members when its weights are learned, those it weights otherwise).
+
+    With ``states`` (by member name; ``{}`` to start), each member continues its state on the
+    bars of ``market`` after it (``LedgerModel.run``: the current day's snapshots and
+    predictions, the levels and totals of the whole history, the next state in ``.state``)
+    and a fixed-weight ensemble combines those, which is what a full run says of the same
+    times. Learned weights score the members' whole history: then everything runs in full and
+    no result carries a state.
+    """
     names = check_names(names)
-    config = (config or ModelConfig()).resolved(market)
+    config = config or ModelConfig()
+    continuing = states is not None and not learning_days
+    if continuing and config.price_step is None and states:
+        # the states' grid, not the tail's median price: members continue on what they began
+        config = replace(config, price_step=next(iter(states.values())).price_step)
+    config = config.resolved(market)
     combined = ensemble(config, weights, learning_days) if ENSEMBLE in names else None
     needed = set(names) - {ENSEMBLE}
     if combined is not None:
         needed |= set(MEMBERS) if learning_days else set(combined.weights)
-    results = {name: cls(config).run(market) for name, cls in MEMBERS.items() if name in needed}
+    if continuing and states and needed - set(states):
+        # members continued from different points would not share their snapshot times
+        raise StaleState(f"no state for {', '.join(sorted(needed - set(states)))}: start again")
+    results = {
+        name: (
+            cls(config).run(market, state=states.get(name), checkpoint=True)
+            if continuing
+            else cls(config).run(market)
+        )
+        for name, cls in MEMBERS.items()
+        if name in needed
+    }
     if combined is not None:
         results[ENSEMBLE] = combined.run(market, members=list(results.values()))
     return {name: results[name] for name in names}

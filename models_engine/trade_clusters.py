@@ -9,11 +9,15 @@ has already reached are consumed, and positions close and expire like every othe
 ledger.
 
 Trades say *where* positions were opened; how much was opened is the calibration's, as for
-model A: each day's openings (its opening features, per side) are shared out over that day's
-large trades in proportion to their notional. Where aggTrades do not cover a bar (the
+model A: each UTC day's openings (its opening features, per side) are shared out over that
+day's large trades in proportion to their notional. Where aggTrades do not cover a bar (the
 archive's trades are large, so few days are usually loaded) each bar's taker flow stands in:
-taker-buy notional as longs, taker-sell as shorts, scaled to the share of volume the large
-trades carry where both are known.
+taker-buy notional as longs, taker-sell as shorts, scaled to the share of volume the day's
+large trades carry.
+
+Everything here is decided within a UTC day (which trades are large, the flow's scale, the
+sharing), never across days: a run continued from the start of the day (``incremental``)
+recomputes that day alone and equals a full recompute.
 """
 
 from __future__ import annotations
@@ -23,30 +27,44 @@ import numpy as np
 from .base import ModelConfig
 from .book import Book
 from .calibration import opening_features
-from .ledger_model import LedgerModel, spread_over_tiers
+from .ledger_model import LedgerModel, bar_counts, spread_over_tiers
 from .market import Bars, MarketData
 from .units import DAY_MS
 
 
-def large_trades(trades, top_fraction: float):
-    """The trades whose notional is in the top ``top_fraction`` of all trades."""
+def large_trades(trades, top_fraction: float) -> tuple[np.ndarray, np.ndarray]:
+    """Which trades are large (their notional in the top ``top_fraction`` of their UTC day's
+    trades), and every trade's notional (USDT)."""
     notional = trades["price"].to_numpy(float) * trades["quantity"].to_numpy(float)
-    threshold = np.quantile(notional, 1 - top_fraction) if len(notional) else 0.0
-    return trades[notional >= threshold], notional
+    if len(notional) == 0:
+        return np.zeros(0, dtype=bool), notional
+    day = trades["transact_time"].to_numpy(np.int64) // DAY_MS
+    days, day = np.unique(day, return_inverse=True)
+    order = np.lexsort((notional, day))
+    ranked = notional[order]
+    count = np.bincount(day, minlength=len(days))
+    first = np.r_[0, np.cumsum(count)[:-1]]
+    # the day's quantile, interpolated linearly between order statistics (numpy's default)
+    position = (count - 1) * (1 - top_fraction)
+    below = np.floor(position).astype(np.int64)
+    above = np.minimum(below + 1, count - 1)
+    lower, upper = ranked[first + below], ranked[first + above]
+    threshold = lower + (upper - lower) * (position - below)
+    return notional >= threshold[day], notional
 
 
 def daily_features(bars: Bars, bar: np.ndarray, size: np.ndarray) -> np.ndarray:
     """Each opening's share of its day's openings by ``size`` (its side is the trade's own),
     times the opening features of that day: (openings, FEATURES), USDT."""
-    per_day = DAY_MS // bars.bar_ms
-    day_of_bar = np.arange(len(bars)) // per_day
+    utc_day = bars.open_time // DAY_MS
+    day_of_bar = utc_day - (utc_day[0] if len(bars) else 0)
     days = int(day_of_bar[-1]) + 1 if len(bars) else 1
     features = opening_features(bars)
     totals = np.stack(
         [np.bincount(day_of_bar, features[:, f], minlength=days) for f in range(features.shape[1])],
         axis=1,
     )
-    day = bar // per_day
+    day = day_of_bar[bar]
     have = np.bincount(day, size, minlength=days)
     with np.errstate(invalid="ignore", divide="ignore"):
         weight = np.where(have[day] > 0, size / have[day], 0.0)
@@ -58,13 +76,13 @@ class TradeClustersModel(LedgerModel):
     label = "Trade clusters"
     required_inputs = ("klines",)
     optional_inputs = ("trades", "metrics", "mark")
-    # a day's openings are shared over the day's large trades: a new bar moves its day's rows
-    incremental = False
 
     def book(self, bars: Bars, market: MarketData, config: ModelConfig) -> Book:
         covered = np.zeros(len(bars), dtype=bool)
         parts = []
-        flow_scale = config.trade_top_fraction
+        utc_day = bars.open_time // DAY_MS
+        # the share of notional the day's large trades carry (days without trades: the fraction)
+        flow_scale = np.full(len(bars), config.trade_top_fraction)
         if market.has("trades"):
             t0, bar_ms = bars.open_time[0], bars.bar_ms
             trades = market.trades
@@ -72,11 +90,17 @@ class TradeClustersModel(LedgerModel):
             inside = (index >= 0) & (index < len(bars))
             trades, index = trades[inside], index[inside]
             covered[np.unique(index)] = True
-            big, all_notional = large_trades(trades, config.trade_top_fraction)
-            if all_notional.sum() > 0:
-                flow_scale = float((big["price"] * big["quantity"]).sum() / all_notional.sum())
-            big_index = (big["transact_time"].to_numpy(np.int64) - t0) // bar_ms
-            notional = big["price"].to_numpy(float) * big["quantity"].to_numpy(float)
+            large, all_notional = large_trades(trades, config.trade_top_fraction)
+            day = utc_day[index] - utc_day[0]
+            days = int(utc_day[-1] - utc_day[0]) + 1
+            total = np.bincount(day, all_notional, minlength=days)
+            carried = np.bincount(day[large], all_notional[large], minlength=days)
+            known = total > 0
+            share = np.full(days, config.trade_top_fraction)
+            share[known] = carried[known] / total[known]
+            flow_scale = share[utc_day - utc_day[0]]
+            big, big_index = trades[large], index[large]
+            notional = all_notional[large]
             parts.append(
                 (
                     big_index,
@@ -92,7 +116,7 @@ class TradeClustersModel(LedgerModel):
             is_long = np.concatenate([np.ones(len(flow), bool), np.zeros(len(flow), bool)])
             volume = bars.traded_notional[flow]
             share = bars.taker_buy_share[flow]
-            notional = np.concatenate([volume * share, volume * (1 - share)]) * flow_scale
+            notional = np.concatenate([volume * share, volume * (1 - share)]) * flow_scale[bar]
             parts.append(
                 (
                     bar,
@@ -122,17 +146,15 @@ class TradeClustersModel(LedgerModel):
     def quality(
         self, bars: Bars, market: MarketData, counts: np.ndarray | None = None
     ) -> tuple[float, list[str]]:
+        counts = bar_counts(bars, market) if counts is None else counts
         confidence, warnings = super().quality(bars, market, counts)
-        if not market.has("trades"):
+        if counts[4] == 0:
             warnings.append(
                 "no trade data for this period: the trade-cluster model estimates where "
                 "positions opened from 5-minute candles only"
             )
             return confidence * 0.6, warnings
-        index = (market.trades["transact_time"].to_numpy(np.int64) - bars.open_time[0]) // (
-            bars.bar_ms
-        )
-        covered = len(np.unique(index[(index >= 0) & (index < len(bars))])) / max(len(bars), 1)
+        covered = counts[4] / max(counts[0], 1)
         if covered < 0.99:
             warnings.append(
                 f"trade data covers only {100 * covered:.0f} % of this period: the trade-cluster "
