@@ -34,7 +34,7 @@ class Readings:
     def __init__(self, now: datetime):
         self.now_ms = int(now.timestamp() * 1000)
         self.signal: Callable[..., dict] = cache(payloads.signal)
-        self.last_candle: Callable[[str], int | None] = cache(warehouse.last_candle)
+        self.data_end: Callable[[str], int | None] = cache(warehouse.data_end)
 
 
 def observe(alert: Alert, readings: Readings) -> tuple[bool, str, dict]:
@@ -58,12 +58,13 @@ def observe(alert: Alert, readings: Readings) -> tuple[bool, str, dict]:
 
 
 def _stale_feed(alert: Alert, readings: Readings) -> tuple[bool, str, dict]:
-    newest = readings.last_candle(alert.symbol)
-    if newest is None:
-        return True, f"No candles for {alert.symbol} in the warehouse", {"newest_candle": None}
-    age = (readings.now_ms - newest) / MINUTE_MS
-    facts = {"newest_candle": payloads.iso(newest), "age_minutes": round(age, 1)}
+    end = readings.data_end(alert.symbol)
+    if end is None:
+        return True, f"No candles for {alert.symbol} in the warehouse", {"data_end": None}
+    age = (readings.now_ms - end) / MINUTE_MS
+    facts = {"data_end": payloads.iso(end), "age_minutes": round(age, 1)}
     message = (
-        f"{alert.symbol}'s newest candle is {age:,.0f} min old (limit {alert.stale_minutes} min)"
+        f"{alert.symbol}'s newest candle closed {age:,.0f} min ago "
+        f"(limit {alert.stale_minutes} min)"
     )
     return age > alert.stale_minutes, message, facts

@@ -154,10 +154,10 @@ def test_a_cascade_alert_e_mails_its_owner_once(tmp_path, settings, dashboard_us
     assert alert.state == Alert.State.FIRED
 
 
-def test_a_stale_feed_alert_fires_when_the_newest_candle_is_older_than_its_limit(
+def test_a_stale_feed_alert_fires_when_the_data_ends_longer_ago_than_its_limit(
     served, dashboard_user, receiver
 ):
-    newest = datetime.fromtimestamp(warehouse.last_candle("BTCUSDT") / 1000, UTC)
+    newest = datetime.fromtimestamp(warehouse.data_end("BTCUSDT") / 1000, UTC)
     make_alert(dashboard_user, receiver, kind=Alert.Kind.STALE_FEED, stale_minutes=10)
 
     for minutes in (5, 9):  # fresh
@@ -166,7 +166,7 @@ def test_a_stale_feed_alert_fires_when_the_newest_candle_is_older_than_its_limit
         tasks.evaluate(newest + timedelta(minutes=minutes))
     assert len(receiver.posts) == 1
     assert receiver.posts[0]["age_minutes"] == 11.0
-    assert receiver.posts[0]["newest_candle"] == payloads.iso(warehouse.last_candle("BTCUSDT"))
+    assert receiver.posts[0]["data_end"] == payloads.iso(warehouse.data_end("BTCUSDT"))
 
     # a new candle arrives (seen here as an earlier clock), then the feed stalls again
     assert tasks.evaluate(newest + timedelta(minutes=1))["rearmed"] == 1

@@ -111,12 +111,6 @@ def candles(symbol: str, start_ms: int, end_ms: int, bucket_ms: int) -> pd.DataF
     )
 
 
-def last_candle(symbol: str) -> int | None:
-    """Epoch ms of the open of the symbol's newest candle (any interval): how fresh the feed is."""
-    frame = read("SELECT epoch_ms(max(open_time)) AS t FROM klines WHERE symbol = ?", [symbol])
-    return None if frame.empty or pd.isna(frame.iloc[0]["t"]) else int(frame.iloc[0]["t"])
-
-
 def levels(symbol: str, model: str, leverage: float | None = None) -> pd.DataFrame:
     """The latest pending levels of a model: price_level, price_bucket, volume, side, leverage,
     confidence, timestamp (ms)."""

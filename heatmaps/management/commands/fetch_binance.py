@@ -3,7 +3,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from heatmaps import tasks
 
-from ._args import add_period, check_period
+from ._args import add_period, check_period, one_line_failures
 
 
 class Command(BaseCommand):
@@ -21,7 +21,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         check_period(options)
-        try:
+        with one_line_failures():
             summary = tasks.fetch(
                 options["symbol"],
                 options["start"],
@@ -29,8 +29,6 @@ class Command(BaseCommand):
                 datasets=options["datasets"],
                 progress=options["verbosity"] > 0,
             )
-        except ValueError as exc:
-            raise CommandError(str(exc)) from None
         self.stdout.write(
             f"{summary['files']} file(s): {summary['downloaded']} downloaded, "
             f"{summary['present']} already present, {len(summary['missing'])} not on the server, "
