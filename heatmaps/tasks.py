@@ -29,7 +29,7 @@ from models_engine.base import ModelConfig, ModelResult
 from models_engine.market import MarketData, build_bars
 from models_engine.paper_trading import paper_trade as paper_trade_engine
 from models_engine.paper_trading import signal_history
-from models_engine.units import DAY_MS, HOUR_MS
+from models_engine.units import BAR_MS, DAY_MS, HOUR_MS
 
 log = structlog.get_logger("liqmap.ingest")
 calc_log = structlog.get_logger("liqmap.calculate")
@@ -231,7 +231,7 @@ def calculate(
     brackets = MarginBrackets.history(symbol)
     with warehouse.connect() as con:
         span = _loaded_span(con, symbol)
-        bar = warehouse.BAR_MS
+        bar = BAR_MS
         window_start = _day_ms(start) if start else span[0]
         window_end = _day_ms(end + timedelta(days=1)) if end else span[1] // bar * bar + bar
         if window_start >= window_end:
@@ -373,7 +373,7 @@ def calibrate(
     with warehouse.connect() as con:
         span = _loaded_span(con, symbol)
         first_day = _utc(span[0]).date() + timedelta(days=1)
-        last_day = _utc(span[1] + warehouse.BAR_MS).date()
+        last_day = _utc(span[1] + BAR_MS).date()
         start, end = start or first_day, end or last_day
         if start > end:
             raise ValueError(f"the window {start}..{end} is empty: start is after end")

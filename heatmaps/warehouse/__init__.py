@@ -20,7 +20,6 @@ from .loading import (
     table_counts,
 )
 from .model_io import (
-    BAR_MS,
     bar_interval,
     data_range,
     load_bars,
@@ -59,7 +58,6 @@ from .serving import (
 from .transactions import transaction
 
 __all__ = [
-    "BAR_MS",
     "LIVE_TABLES",
     "SOURCES",
     "MIGRATIONS",
