@@ -27,7 +27,7 @@ demo: install .env
 	  $(RUN) python manage.py calculate --symbol $$symbol --model all || exit 1; \
 	done
 	$(RUN) python manage.py backtest --symbol BTCUSDT --start 2024-01-02 --end 2024-01-09
-	$(RUN) python manage.py setup_schedules --symbol BTCUSDT
+	$(RUN) python manage.py setup_schedules --symbols BTCUSDT,ETHUSDT
 	$(RUN) python manage.py demo_user
 	$(RUN) python manage.py runserver 127.0.0.1:8000
 

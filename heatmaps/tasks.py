@@ -23,9 +23,11 @@ from heatmaps.binance.formats import RejectedFile, sniff_header
 from heatmaps.binance.stream import STREAM_UNDERCOUNT
 from heatmaps.binance.unpack import csv_inside, first_line
 from heatmaps.models import BacktestRun, Calibration, IngestRun, MarginBrackets, WeightConfig
+from heatmaps.warehouse import checkpoints
 from models_engine import fitting, registry
 from models_engine.backtest import HORIZONS_MS, evaluate
 from models_engine.base import ModelConfig, ModelResult
+from models_engine.incremental import StaleState
 from models_engine.market import MarketData, build_bars
 from models_engine.paper_trading import paper_trade as paper_trade_engine
 from models_engine.paper_trading import signal_history
@@ -225,15 +227,16 @@ def calculate(
 ) -> dict:
     """Run the models on the warehouse's data for ``start``..``end`` (all the symbol's data if
     not given) and replace their rows in liquidation_levels, heatmap_cache and
-    predicted_liquidations for that window."""
+    predicted_liquidations for that window. Every model with fixed weights also leaves the
+    members' checkpoint that ``calculate_update`` continues."""
     names = registry.check_names(registry.MODEL_NAMES if model == "all" else [model])
+    checkpointing = model == "all" and not WeightConfig.active().learning
     weights = WeightConfig.active()
     brackets = MarginBrackets.history(symbol)
     with warehouse.connect() as con:
         span = _loaded_span(con, symbol)
-        bar = BAR_MS
         window_start = _day_ms(start) if start else span[0]
-        window_end = _day_ms(end + timedelta(days=1)) if end else span[1] // bar * bar + bar
+        window_end = _day_ms(end + timedelta(days=1)) if end else warehouse.bars_end(con, symbol)
         if window_start >= window_end:
             raise ValueError("the window is empty")
         # positions opened before the window still matter inside it: the models always start
@@ -244,7 +247,9 @@ def calculate(
         market = MarketData(**frames, symbol=symbol)
         schedule = Calibration.schedule(symbol, before=_utc(window_end))
         started = time.perf_counter()
-        results = _run_models(market, names, weights, schedule, window_start, brackets)
+        results = _run_models(
+            market, names, weights, schedule, window_start, brackets, checkpointing
+        )
         compute_seconds = time.perf_counter() - started
         summary = {
             "symbol": symbol,
@@ -267,7 +272,9 @@ def calculate(
                 is_valid=result.is_valid,
                 warnings=list(result.warnings),
             )
-        warehouse.publish(con)
+        if checkpointing:
+            _checkpoint(con, symbol, results, brackets)
+        warehouse.publish(con, since={symbol: window_start})
     return summary
 
 
@@ -278,6 +285,7 @@ def _run_models(
     schedule,
     output_from: int,
     brackets,
+    checkpointing: bool = False,
 ) -> dict[str, ModelResult]:
     learning = weights.learning
     if learning and registry.ENSEMBLE in names:
@@ -285,8 +293,71 @@ def _run_models(
         output_from -= learning * DAY_MS
     config = ModelConfig(schedule=schedule, output_from=output_from, brackets=brackets)
     return registry.run_models(
-        market, names, weights.weights, learning_days=learning, config=config
+        market,
+        names,
+        weights.weights,
+        learning_days=learning,
+        config=config,
+        states={} if checkpointing else None,
     )
+
+
+def calculate_update(symbol: str) -> dict:
+    """The one-minute update: continue the models' checkpoint on the bars that arrived since
+    and replace today's rows (the checkpoint is at today's 00:00 UTC: its snapshots after it,
+    predictions from it, levels now), which is what a full calculate says of them. Without a
+    checkpoint that still holds (none yet, a new calibration, a new archive file or bracket
+    table, learned weights) it recomputes in full, today's rows replaced, and checkpoints."""
+    weights = WeightConfig.active()
+    brackets = MarginBrackets.history(symbol)
+    with warehouse.connect() as con:
+        _loaded_span(con, symbol)
+        window_end = warehouse.bars_end(con, symbol)
+        checkpoint, why = checkpoints.load(symbol, con, brackets)
+        if weights.learning:
+            checkpoint, why = None, "learned weights score every member's whole history"
+        if checkpoint is not None and checkpoint.as_of == window_end:
+            return {"symbol": symbol, "skipped": "no new bar since the last update"}
+        if checkpoint is not None:
+            try:
+                return _continue_checkpoint(con, symbol, checkpoint, weights, brackets, window_end)
+            except StaleState as exc:
+                why = str(exc)
+    calc_log.info("calculate_full_recompute", symbol=symbol, reason=why)
+    summary = calculate(symbol, "all", start=_utc(window_end - BAR_MS).date())
+    return {**summary, "full_recompute": why, "alerts_task": async_task("alerts.tasks.evaluate")}
+
+
+def _continue_checkpoint(con, symbol, checkpoint, weights, brackets, window_end: int) -> dict:
+    start = checkpoint.end
+    # a day before the checkpoint: the funding and account ratios in force at it
+    market = MarketData(
+        **warehouse.load_market(con, symbol, start - DAY_MS, window_end), symbol=symbol
+    )
+    schedule = Calibration.schedule(symbol, before=_utc(window_end))
+    config = ModelConfig(schedule=schedule, brackets=brackets)
+    started = time.perf_counter()
+    results = registry.run_models(
+        market, registry.MODEL_NAMES, weights.weights, config=config, states=checkpoint.states
+    )
+    compute_seconds = time.perf_counter() - started
+    summary = {
+        "symbol": symbol,
+        "window": [_naive_iso(start), _naive_iso(window_end)],
+        "compute_seconds": round(compute_seconds, 3),
+        "models": {
+            name: _write(con, symbol, result, start, window_end, snapshots_from=start + 1)
+            for name, result in results.items()
+        },
+    }
+    _checkpoint(con, symbol, results, brackets)
+    warehouse.publish(con, since={symbol: start})
+    calc_log.info(
+        "liquidations_updated", symbol=symbol, since=start, duration_seconds=compute_seconds
+    )
+    # the new snapshot may cross an alert's condition: evaluate now, not at the next minute
+    summary["alerts_task"] = async_task("alerts.tasks.evaluate")
+    return summary
 
 
 def _loaded_span(con, symbol: str) -> tuple[int, int]:
@@ -313,15 +384,27 @@ def _naive_iso(ms: int) -> str:
     return _utc(ms).replace(tzinfo=None).isoformat()
 
 
-def _write(con, symbol: str, result: ModelResult, lo: int, hi: int) -> dict:
+def _checkpoint(con, symbol: str, results: dict[str, ModelResult], brackets) -> None:
+    states = {name: results[name].state for name in registry.MEMBERS}
+    if any(state is None for state in states.values()):  # a model without its inputs
+        checkpoints.discard(symbol)
+        return
+    as_of = results[registry.ENSEMBLE].as_of
+    checkpoints.save(symbol, states, con, brackets, as_of=as_of)
+
+
+def _write(
+    con, symbol: str, result: ModelResult, lo: int, hi: int, snapshots_from: int | None = None
+) -> dict:
+    first = lo if snapshots_from is None else snapshots_from
     heatmap = result.heatmap[
-        (result.heatmap["time_bucket"] >= lo) & (result.heatmap["time_bucket"] <= hi)
+        (result.heatmap["time_bucket"] >= first) & (result.heatmap["time_bucket"] <= hi)
     ]
     predicted = result.predicted[
         (result.predicted["time"] >= lo) & (result.predicted["time"] <= hi)
     ]
     tiers = result.tier_heatmap
-    tiers = tiers[(tiers["time_bucket"] >= lo) & (tiers["time_bucket"] <= hi)]
+    tiers = tiers[(tiers["time_bucket"] >= first) & (tiers["time_bucket"] <= hi)]
     levels = result.levels.assign(timestamp=result.as_of, is_valid=result.is_valid)
     if not lo <= result.as_of <= hi:
         levels = levels.iloc[0:0]
@@ -335,6 +418,7 @@ def _write(con, symbol: str, result: ModelResult, lo: int, hi: int) -> dict:
         heatmap=heatmap,
         tier_heatmap=tiers,
         predicted=predicted,
+        snapshots_from_ms=snapshots_from,
         run={
             "as_of": result.as_of or None,
             "price_step": result.price_step,

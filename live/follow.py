@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 import ccxt
 import structlog
 from django.conf import settings
+from django_q.tasks import async_task
 
 from heatmaps import tasks, warehouse
 from heatmaps.binance.rest import INTERVAL_MS, BinanceRest, RateLimited
@@ -96,6 +97,9 @@ def follow_rest(symbol: str) -> dict:
         raise tasks.JobFailed(
             f"no REST endpoint answered for {symbol}: {next(iter(errors.values()))}"
         )
+    if any(done[symbol]["rest"]["added"].values()):
+        # the models' update queues behind it: a new bar is on the map within the minute
+        done["calculate_task"] = async_task("heatmaps.tasks.calculate_update", symbol)
     return done
 
 
@@ -108,23 +112,36 @@ def follow(
     stop=lambda: False,
 ) -> None:
     """Passes forever (until ``stop()``): one a minute, a few seconds after the minute closes,
-    the archive once an hour. A failed pass is logged and recorded on the feeds; the next
-    one tries again."""
+    the archive once an hour, each followed by the models' update of the symbols that got
+    rows (``tasks.calculate_update``). A failed pass is logged and recorded on the feeds; the
+    next one tries again."""
     client = BinanceRest(settings.BINANCE_REST_URL)
     archive_at = 0.0
     while not stop():
         with_archive = archive and time.monotonic() >= archive_at
         try:
-            follow_pass(symbols, since=since, archive=with_archive, client=client)
+            done = follow_pass(symbols, since=since, archive=with_archive, client=client)
             if with_archive:
                 archive_at = time.monotonic() + ARCHIVE_EVERY_SECONDS
         except Exception as exc:  # the loop outlives any one pass; the feeds say what failed
             log.exception("follow_pass_failed", symbols=symbols)
             Feed.failed(symbols, Feed.Source.REST, _reason(exc))
+        else:
+            update_models(done)
         wait = every_seconds - time.time() % every_seconds + 3
         while wait > 0 and not stop():
             time.sleep(min(wait, 1.0))
             wait -= 1.0
+
+
+def update_models(done: dict) -> None:
+    """Continue the models of each symbol of a pass (nothing to do is a quick "no new bar");
+    a failure is logged and the next pass tries again: the feeds are fine, the models are not."""
+    for symbol in done:
+        try:
+            tasks.calculate_update(symbol)
+        except Exception:
+            log.exception("calculate_update_failed", symbol=symbol)
 
 
 def _catch_up_archive(symbol: str, at_ms: int, since: date | None) -> dict:
@@ -160,9 +177,10 @@ def _catch_up_rest(client: BinanceRest, symbol: str, at_ms: int, since: date | N
         newest = {
             f.stream: warehouse.newest_time(con, f.table, symbol, f.interval) for f in REST_FEEDS
         }
-    answers, errors = {}, {}
+    answers, errors, starts = {}, {}, {}
     for feed in REST_FEEDS:  # the network, without the writer lock
         start = first if newest[feed.stream] is None else newest[feed.stream] + feed.step_ms
+        starts[feed.stream] = start
         try:
             answers[feed] = feed.fetch(client, symbol, start, at_ms)
         except _REST_ERRORS as exc:
@@ -176,7 +194,8 @@ def _catch_up_rest(client: BinanceRest, symbol: str, at_ms: int, since: date | N
             for feed in REST_FEEDS:
                 newest[feed.stream] = warehouse.newest_time(con, feed.table, symbol, feed.interval)
         if any(added.values()):
-            warehouse.publish(con)
+            changed = min(starts[stream] for stream, n in added.items() if n)
+            warehouse.publish(con, since={symbol: changed})
     for feed in REST_FEEDS:
         Feed.beat(
             symbol,

@@ -21,6 +21,8 @@ from websockets.sync.server import serve
 from heatmaps.binance.writer import relpath
 
 SYMBOL = "BTCUSDT"
+DAYS = [f"2024-01-{d:02d}" for d in range(1, 11)]
+END = int(datetime(2024, 1, 11, tzinfo=UTC).timestamp() * 1000)  # the sample's end: "now"
 
 
 def _rows(root: Path, dataset: str, period: str, interval: str | None = None) -> list[dict]:

@@ -12,6 +12,9 @@ from pathlib import Path
 import pytest
 
 from heatmaps import warehouse
+from heatmaps.binance.rest import BinanceRest
+
+from .binance_fakes import DAYS, END, FakeBinance, rest_server
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "data" / "sample" / "sim-dev"
@@ -175,3 +178,29 @@ def run_queued_tasks() -> int:
     results.put("STOP")
     monitor(results, broker)
     return waiting
+
+
+@pytest.fixture
+def market(archive_server, settings, tmp_path, warehouse_path):
+    """(fake REST API, archive folder served): the archive has the first 8 days."""
+    served_root, base_url = archive_server
+    publish_days(served_root, DAYS[:8])
+    settings.BINANCE_BASE_URL = base_url
+    settings.BINANCE_DATA_PATH = tmp_path / "mirror"
+    settings.SERVING_PATH = tmp_path / "serving"
+    settings.FETCH_RETRIES, settings.FETCH_BACKOFF_SECONDS = 0, 0
+    fake = FakeBinance(SAMPLE, DAYS, END)
+    server, url = rest_server(fake)
+    settings.BINANCE_REST_URL = url
+    yield fake, served_root, BinanceRest(url, throttle=False)
+    server.shutdown()
+    server.server_close()
+
+
+def publish_days(root, days):
+    """Put the sample's files of ``days`` (and the monthly ones) on the archive server."""
+    for path in (SAMPLE / "data").rglob("*"):
+        if path.is_file() and (any(d in path.name for d in days) or "monthly" in str(path)):
+            target = root / path.relative_to(SAMPLE)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(path, target)

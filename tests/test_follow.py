@@ -3,7 +3,6 @@ Binance's REST API (the sample's every day), with the test's "now" at the sample
 
 from __future__ import annotations
 
-import shutil
 import time
 from datetime import UTC, date, datetime
 
@@ -15,40 +14,13 @@ from heatmaps.binance.rest import BinanceRest
 from heatmaps.feeds import Feed
 from live import follow
 
-from .binance_fakes import FakeBinance, rest_server
-from .conftest import SAMPLE
+from .binance_fakes import DAYS, END
+from .conftest import publish_days
 
 pytestmark = pytest.mark.django_db
 
-DAYS = [f"2024-01-{d:02d}" for d in range(1, 11)]
-END = int(datetime(2024, 1, 11, tzinfo=UTC).timestamp() * 1000)  # the sample's end: "now"
 NOON_10 = END - 12 * 3600 * 1000
 SINCE = date(2024, 1, 1)
-
-
-@pytest.fixture
-def market(archive_server, settings, tmp_path, warehouse_path):
-    """(fake REST API, archive folder served): the archive has the first 8 days."""
-    served_root, base_url = archive_server
-    _publish_days(served_root, DAYS[:8])
-    settings.BINANCE_BASE_URL = base_url
-    settings.BINANCE_DATA_PATH = tmp_path / "mirror"
-    settings.SERVING_PATH = tmp_path / "serving"
-    settings.FETCH_RETRIES, settings.FETCH_BACKOFF_SECONDS = 0, 0
-    fake = FakeBinance(SAMPLE, DAYS, END)
-    server, url = rest_server(fake)
-    settings.BINANCE_REST_URL = url
-    yield fake, served_root, BinanceRest(url, throttle=False)
-    server.shutdown()
-    server.server_close()
-
-
-def _publish_days(root, days):
-    for path in (SAMPLE / "data").rglob("*"):
-        if path.is_file() and (any(d in path.name for d in days) or "monthly" in str(path)):
-            target = root / path.relative_to(SAMPLE)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(path, target)
 
 
 def _counts(table: str, interval: str | None = None) -> dict[str, int]:
@@ -116,7 +88,7 @@ def test_the_archive_file_of_a_day_supersedes_its_rest_rows(market):
     fake, served_root, client = market
     follow.follow_pass(["BTCUSDT"], at_ms=END, since=SINCE, client=client)
 
-    _publish_days(served_root, [DAYS[8]])  # the archive publishes the 9th
+    publish_days(served_root, [DAYS[8]])  # the archive publishes the 9th
     summary = follow.follow_pass(["BTCUSDT"], at_ms=END, since=SINCE, client=client)
 
     superseded = summary["BTCUSDT"]["archive"]["superseded"]

@@ -14,15 +14,17 @@ pytestmark = pytest.mark.django_db
 
 def test_setting_up_the_schedules_twice_makes_them_once(capsys):
     call_command("setup_schedules")
-    call_command("setup_schedules")
+    call_command("setup_schedules", "--symbols", "BTCUSDT,ETHUSDT")
     schedules = {s.name: s for s in Schedule.objects.all()}
     assert set(schedules) == {
-        "fetch and ingest BTCUSDT",
-        "calibrate BTCUSDT",
-        "calculate BTCUSDT",
+        *(
+            f"{job} {symbol}"
+            for job in ("fetch and ingest", "calibrate", "calculate", "follow")
+            for symbol in ("BTCUSDT", "ETHUSDT")
+        ),
         "evaluate alerts",
-        "follow BTCUSDT",
     }
+    assert schedules["follow ETHUSDT"].args == "'ETHUSDT'"
     assert schedules["follow BTCUSDT"].schedule_type == Schedule.MINUTES
     assert schedules["follow BTCUSDT"].minutes == 1
     assert schedules["follow BTCUSDT"].func == "live.follow.follow_rest"

@@ -21,6 +21,7 @@ from .loading import (
 )
 from .model_io import (
     bar_interval,
+    bars_end,
     data_range,
     load_bars,
     load_market,
@@ -69,6 +70,7 @@ __all__ = [
     "WarehouseError",
     "WarehouseUnavailable",
     "bar_interval",
+    "bars_end",
     "bare_read_csv",
     "candles",
     "data_end",

@@ -43,6 +43,17 @@ def data_range(con: duckdb.DuckDBPyConnection, symbol: str) -> tuple[int, int] |
     return None if row[0] is None else (row[0], row[1])
 
 
+def bars_end(con: duckdb.DuckDBPyConnection, symbol: str) -> int | None:
+    """Epoch ms at which the symbol's last complete 5-minute bar closes: a bar still forming
+    (the live feed's minutes of it so far) is not one the models may take as closed."""
+    row = con.execute(
+        f"SELECT (epoch_ms(max(close_time)) + 1) // {BAR_MS} * {BAR_MS} FROM klines "
+        "WHERE symbol = ?",
+        [symbol],
+    ).fetchone()
+    return None if row[0] is None else int(row[0])
+
+
 def load_bars(
     con: duckdb.DuckDBPyConnection, symbol: str, start_ms: int, end_ms: int, table: str = "klines"
 ) -> pd.DataFrame | None:
@@ -124,30 +135,38 @@ def replace_model_output(
     tier_heatmap: pd.DataFrame,
     predicted: pd.DataFrame,
     run: dict,
+    snapshots_from_ms: int | None = None,
 ) -> None:
-    """Replace one model's rows for [window_start, window_end] in one transaction.
+    """Replace one model's rows for [window_start, window_end] in one transaction, the
+    heatmaps' from ``snapshots_from_ms`` (default: the window's start) on: an update continued
+    from a checkpoint says nothing of the snapshot at the checkpoint itself.
 
     Frames carry epoch-ms times: levels (timestamp, price_level, price_bucket, volume, side,
     leverage, confidence, is_valid), heatmap (time_bucket, price_bucket, side, density,
-    volume), predicted (time, price_bucket, side, volume).
+    volume), predicted (time, price_bucket, side, volume). An earlier run of the same window
+    start ending no later is superseded (the one-minute updates of a day leave one run).
     """
     window = {"symbol": symbol, "model": model, "start": window_start_ms, "end": window_end_ms}
+    snapshots = {
+        **window,
+        "start": window_start_ms if snapshots_from_ms is None else snapshots_from_ms,
+    }
     try:
         with transaction(con):
-            for table, column in (
-                ("liquidation_levels", "timestamp"),
-                ("heatmap_cache", "time_bucket"),
-                ("heatmap_tiers", "time_bucket"),
-                ("predicted_liquidations", "time"),
+            for table, column, span in (
+                ("liquidation_levels", "timestamp", window),
+                ("heatmap_cache", "time_bucket", snapshots),
+                ("heatmap_tiers", "time_bucket", snapshots),
+                ("predicted_liquidations", "time", window),
             ):
                 con.execute(
                     f"DELETE FROM {table} WHERE symbol = $symbol AND model = $model "
                     f"AND {column} >= epoch_ms($start) AND {column} <= epoch_ms($end)",
-                    window,
+                    span,
                 )
             con.execute(
                 "DELETE FROM model_runs WHERE symbol = $symbol AND model = $model "
-                "AND window_start = epoch_ms($start) AND window_end = epoch_ms($end)",
+                "AND window_start = epoch_ms($start) AND window_end <= epoch_ms($end)",
                 window,
             )
             con.register("new_levels", levels)

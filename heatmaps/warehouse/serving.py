@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -36,35 +37,52 @@ SERVED_TABLES = (
     "model_runs",
 )
 _POINTER = "current"
+# each served table's time column: a publish ``since`` replaces a symbol's rows from then on
+# (all of them for the runs: a few rows a model and day, some without a time)
+_SERVED_TIMES: dict[str, str | None] = {
+    "klines": "open_time",
+    "liquidation_history": "timestamp",
+    "liquidation_levels": "timestamp",
+    "heatmap_cache": "time_bucket",
+    "heatmap_tiers": "time_bucket",
+    "predicted_liquidations": "time",
+    "model_runs": None,
+}
 
 
 class WarehouseUnavailable(Exception):
     """The warehouse could not be read even after the retries."""
 
 
-def publish(con: duckdb.DuckDBPyConnection, serving: Path | None = None) -> Path:
+def publish(
+    con: duckdb.DuckDBPyConnection,
+    serving: Path | None = None,
+    *,
+    since: dict[str, int] | None = None,
+) -> Path:
     """Copy the served tables into a new snapshot file and make it the current one.
+
+    With ``since`` ({symbol: epoch ms}) only those symbols' rows from then on changed: the
+    new snapshot is a copy of the current file with them replaced, which costs what changed,
+    not a year of history re-encoded (the one-minute jobs). Without a current snapshot to
+    copy, or when the copy fails, everything is copied.
 
     Raises WarehouseError when the serving folder cannot be written (the current snapshot
     stays as it was)."""
     serving = Path(serving or settings.SERVING_PATH)
     with reported(serving, (OSError, *IO_ERRORS)):
-        return _publish(con, serving)
+        return _publish(con, serving, since)
 
 
-def _publish(con: duckdb.DuckDBPyConnection, serving: Path) -> Path:
+def _publish(con: duckdb.DuckDBPyConnection, serving: Path, since: dict[str, int] | None) -> Path:
     serving.mkdir(parents=True, exist_ok=True)
     name = f"snapshot-{datetime.now(UTC):%Y%m%dT%H%M%S%f}.duckdb"
     for leftover in serving.glob("*.partial"):  # from a writer that died mid-publish
         leftover.unlink()
     partial = serving / (name + ".partial")
-    quoted = str(partial).replace("'", "''")
-    con.execute(f"ATTACH '{quoted}' AS snapshot")
-    try:
-        for table in SERVED_TABLES:
-            con.execute(f"CREATE TABLE snapshot.{table} AS SELECT * FROM {table}")
-    finally:
-        con.execute("DETACH snapshot")
+    if not (since and _copy_current(serving, partial) and _apply(con, partial, since)):
+        partial.unlink(missing_ok=True)
+        _attached(con, partial, _copy_all)
     os.replace(partial, serving / name)
     pointer = serving / (_POINTER + ".partial")
     pointer.write_text(name)
@@ -73,6 +91,59 @@ def _publish(con: duckdb.DuckDBPyConnection, serving: Path) -> Path:
     for old in sorted(serving.glob("snapshot-*.duckdb"))[:-2]:
         old.unlink(missing_ok=True)
     return serving / name
+
+
+def _attached(con: duckdb.DuckDBPyConnection, path: Path, action) -> None:
+    quoted = str(path).replace("'", "''")
+    con.execute(f"ATTACH '{quoted}' AS snapshot")
+    try:
+        action(con)
+    finally:
+        con.execute("DETACH snapshot")
+
+
+def _copy_all(con: duckdb.DuckDBPyConnection) -> None:
+    for table in SERVED_TABLES:
+        con.execute(f"CREATE TABLE snapshot.{table} AS SELECT * FROM {table}")
+
+
+def _copy_current(serving: Path, partial: Path) -> bool:
+    current = current_snapshot(serving)
+    if current is None or not current.exists() or current.with_name(current.name + ".wal").exists():
+        return False
+    shutil.copyfile(current, partial)
+    return True
+
+
+def _apply(con: duckdb.DuckDBPyConnection, partial: Path, since: dict[str, int]) -> bool:
+    """Replace the rows of ``since``'s symbols from their time on in the copy; False (the
+    caller copies everything) if the copy's tables no longer match the warehouse's."""
+
+    def replace(con: duckdb.DuckDBPyConnection) -> None:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            for table, column in _SERVED_TIMES.items():
+                for symbol, start in since.items():
+                    changed, params = "symbol = $symbol", {"symbol": symbol}
+                    if column:
+                        changed += f" AND {column} >= epoch_ms($start)"
+                        params["start"] = start
+                    con.execute(f"DELETE FROM snapshot.{table} WHERE {changed}", params)
+                    con.execute(
+                        f"INSERT INTO snapshot.{table} SELECT * FROM {table} WHERE {changed}",
+                        params,
+                    )
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("COMMIT")
+
+    try:
+        _attached(con, partial, replace)
+    except duckdb.Error as exc:  # a migration changed a served table since the copy
+        _log.warning("snapshot_delta_failed", error=str(exc))
+        return False
+    return True
 
 
 def current_snapshot(serving: Path | None = None) -> Path | None:

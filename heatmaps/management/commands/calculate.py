@@ -16,13 +16,29 @@ class Command(BaseCommand):
         parser.add_argument("--model", default="all", choices=[*registry.MODEL_NAMES, "all"])
         parser.add_argument("--start", type=day, help="first day (default: the first data)")
         parser.add_argument("--end", type=day, help="last day, inclusive (default: the last)")
+        parser.add_argument(
+            "--update",
+            action="store_true",
+            help="what the live jobs run: continue the last calculate's checkpoint on the bars "
+            "since (today's rows replaced), or recompute today in full if it no longer holds",
+        )
 
     def handle(self, *args, **options):
         start, end = options["start"], options["end"]
         if start and end and start > end:
             raise CommandError(f"--start {start} is after --end {end}")
+        if options["update"] and (start or end or options["model"] != "all"):
+            raise CommandError("--update takes no --start, --end or --model: it updates all")
         with one_line_failures():
-            summary = tasks.calculate(options["symbol"], options["model"], start, end)
+            if options["update"]:
+                summary = tasks.calculate_update(options["symbol"])
+            else:
+                summary = tasks.calculate(options["symbol"], options["model"], start, end)
+        if "skipped" in summary:
+            self.stdout.write(f"{summary['symbol']}: {summary['skipped']}")
+            return
+        if "full_recompute" in summary:
+            self.stdout.write(f"full recompute of today: {summary['full_recompute']}")
         window = " .. ".join(summary["window"])
         self.stdout.write(
             f"{summary['symbol']} {window}: models computed in {summary['compute_seconds']:.2f} s"

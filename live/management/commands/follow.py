@@ -14,7 +14,8 @@ class Command(BaseCommand):
     requires_system_checks: list[str] = []
     help = (
         "Follow the market: the archive up to the last full day, then Binance's REST API up to "
-        "the current minute, then every minute (--once: one pass)."
+        "the current minute, then every minute (--once: one pass); the models are updated "
+        "after each pass (calculate --update)."
     )
 
     def add_arguments(self, parser):
@@ -42,6 +43,7 @@ class Command(BaseCommand):
                     since=options["since"],
                     archive=not options["rest_only"],
                 )
+                follow.update_models(summary)
                 self.stdout.write(json.dumps(summary, indent=2, default=str))
             else:
                 follow.follow(
