@@ -112,19 +112,22 @@ def test_updates_each_minute_leave_what_a_full_calculate_leaves(market, tmp_path
     assert latest["confidence"].tolist() == updated_latest["confidence"].tolist()
     assert latest["warnings"].map(list).tolist() == updated_latest["warnings"].map(list).tolist()
 
-    # every snapshot since the first was published as a delta of the one before: the web
-    # reads what a copy of everything would hold
+    # the updates published recent layers over the first snapshot: the web reads what a copy
+    # of everything holds
+    assert warehouse.current_pointer().recent is not None
+    with warehouse.snapshot_connection() as con:
+        layered = served(con)
     with warehouse.connect() as con:
         whole = warehouse.publish(con, tmp_path / "whole")
-    assert served(warehouse.current_snapshot()) == served(whole)
+    with duckdb.connect(str(whole), read_only=True) as con:
+        assert layered == served(con)
 
 
-def served(path) -> dict[str, list[tuple]]:
-    with duckdb.connect(str(path), read_only=True) as con:
-        return {
-            table: con.execute(f"SELECT * FROM {table} ORDER BY ALL").fetchall()
-            for table in warehouse.SERVED_TABLES
-        }
+def served(con) -> dict[str, list[tuple]]:
+    return {
+        table: con.execute(f"SELECT * FROM {table} ORDER BY ALL").fetchall()
+        for table in warehouse.SERVED_TABLES
+    }
 
 
 def test_a_new_calibration_or_archive_file_makes_the_update_recompute_in_full(market):
@@ -163,13 +166,19 @@ def test_without_a_checkpoint_the_update_recomputes_today_and_leaves_one(market)
     assert "full_recompute" not in tasks.calculate_update("BTCUSDT")
 
 
-def test_a_follow_pass_updates_the_models_and_the_command_says_so(market, capsys):
+def test_a_follow_pass_updates_the_models_and_the_api_answers_from_them(market, capsys, clients):
     fake, _, client = market
     follow_to(fake, client, DAY_9 + 10 * HOUR_MS)
     tasks.calculate("BTCUSDT")
     fake.now_ms = DAY_9 + 11 * HOUR_MS
     call_command("follow", "--once", "--rest-only", "--at", "2024-01-09T11:00")
     assert runs().groupby("model")["as_of"].max().eq(DAY_9 + 11 * HOUR_MS).all()
+    # the web reads the recent layer over the base
+    assert warehouse.current_pointer().recent is not None
+    levels = clients["bot"].get("/api/v1/liquidations/levels?symbol=BTCUSDT").json()
+    assert levels["timestamp"] == "2024-01-09T11:00:00Z" and levels["levels"]
+    heatmap = clients["bot"].get("/api/v1/liquidations/heatmap?timeframe=1d").json()
+    assert heatmap["times"][-1] == "2024-01-09T11:00:00Z"
 
     call_command("calculate", "--update")
     assert capsys.readouterr().out.endswith("BTCUSDT: no new bar since the last update\n")

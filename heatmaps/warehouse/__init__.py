@@ -3,8 +3,8 @@
 One module per concern: ``schema`` (tables and migrations), ``connection`` (the writer
 lock, WarehouseError), ``transactions`` (the one transaction), ``loading`` (archive files into
 raw tables), ``live`` (REST and stream rows between the archive's files), ``model_io`` (what
-the jobs read and write), ``serving`` (published snapshots and their readers), ``queries``
-(what the API and the jobs ask). Every public function takes and returns
+the jobs read and write), ``publishing`` (the snapshots the web reads), ``serving`` (their
+readers), ``queries`` (what the API and the jobs ask). Every public function takes and returns
 times as epoch ms UTC. Callers write ``warehouse.load_market(...)``: the names are here.
 """
 
@@ -29,6 +29,7 @@ from .model_io import (
     loaded_symbols,
     replace_model_output,
 )
+from .publishing import publish
 from .queries import (
     candles,
     data_end,
@@ -48,8 +49,8 @@ from .schema import MIGRATIONS, RAW_TABLES, SOURCES, migrate
 from .serving import (
     SERVED_TABLES,
     WarehouseUnavailable,
+    current_pointer,
     current_snapshot,
-    publish,
     published_at,
     read,
     served_symbols,
@@ -75,6 +76,7 @@ __all__ = [
     "candles",
     "data_end",
     "connect",
+    "current_pointer",
     "current_snapshot",
     "data_range",
     "loaded_symbols",

@@ -1,19 +1,22 @@
-"""Serving the web: the snapshots writers publish, and the read-only readers of the current one.
+"""Serving the web: the read-only readers of the current snapshot (``publishing`` writes it).
 
 DuckDB allows one read-write process or many read-only ones, never both. Writers therefore
 publish a snapshot of what the web reads after each job and swap a pointer to it atomically;
-web workers open the snapshot the pointer names, read-only, and never wait for a writer.
+web workers open the files the pointer names, read-only, and never wait for a writer. A
+snapshot is a base file, maybe with a recent layer over it (see ``publishing``).
 A read is retried with backoff, then gives up with WarehouseUnavailable.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
-import shutil
+import re
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -37,9 +40,9 @@ SERVED_TABLES = (
     "model_runs",
 )
 _POINTER = "current"
-# each served table's time column: a publish ``since`` replaces a symbol's rows from then on
+# each served table's time column: a recent layer holds a symbol's rows from its cut-off on
 # (all of them for the runs: a few rows a model and day, some without a time)
-_SERVED_TIMES: dict[str, str | None] = {
+SERVED_TIMES: dict[str, str | None] = {
     "klines": "open_time",
     "liquidation_history": "timestamp",
     "liquidation_levels": "timestamp",
@@ -48,110 +51,84 @@ _SERVED_TIMES: dict[str, str | None] = {
     "predicted_liquidations": "time",
     "model_runs": None,
 }
+_SYMBOL = re.compile(r"^[A-Z0-9]{1,20}$")
 
 
 class WarehouseUnavailable(Exception):
     """The warehouse could not be read even after the retries."""
 
 
-def publish(
-    con: duckdb.DuckDBPyConnection,
-    serving: Path | None = None,
-    *,
-    since: dict[str, int] | None = None,
-) -> Path:
-    """Copy the served tables into a new snapshot file and make it the current one.
+@dataclass(frozen=True)
+class Pointer:
+    """What the web reads (``publishing`` writes it): a base snapshot file, and maybe a recent
+    layer whose rows replace the base's of each symbol from its cut-off (epoch ms) on."""
 
-    With ``since`` ({symbol: epoch ms}) only those symbols' rows from then on changed: the
-    new snapshot is a copy of the current file with them replaced, which costs what changed,
-    not a year of history re-encoded (the one-minute jobs). Without a current snapshot to
-    copy, or when the copy fails, everything is copied.
+    base: str
+    recent: str | None = None
+    schema: int | None = None  # the warehouse schema version the base was copied from
+    cutoffs: dict[str, int] = field(default_factory=dict)
 
-    Raises WarehouseError when the serving folder cannot be written (the current snapshot
-    stays as it was)."""
+    @property
+    def files(self) -> tuple[str, ...]:
+        return (self.base, self.recent) if self.recent else (self.base,)
+
+
+def current_pointer(serving: Path | None = None) -> Pointer | None:
     serving = Path(serving or settings.SERVING_PATH)
-    with reported(serving, (OSError, *IO_ERRORS)):
-        return _publish(con, serving, since)
-
-
-def _publish(con: duckdb.DuckDBPyConnection, serving: Path, since: dict[str, int] | None) -> Path:
-    serving.mkdir(parents=True, exist_ok=True)
-    name = f"snapshot-{datetime.now(UTC):%Y%m%dT%H%M%S%f}.duckdb"
-    for leftover in serving.glob("*.partial"):  # from a writer that died mid-publish
-        leftover.unlink()
-    partial = serving / (name + ".partial")
-    if not (since and _copy_current(serving, partial) and _apply(con, partial, since)):
-        partial.unlink(missing_ok=True)
-        _attached(con, partial, _copy_all)
-    os.replace(partial, serving / name)
-    pointer = serving / (_POINTER + ".partial")
-    pointer.write_text(name)
-    os.replace(pointer, serving / _POINTER)
-    # readers that still hold an older snapshot keep reading it: unlinking an open file is safe
-    for old in sorted(serving.glob("snapshot-*.duckdb"))[:-2]:
-        old.unlink(missing_ok=True)
-    return serving / name
-
-
-def _attached(con: duckdb.DuckDBPyConnection, path: Path, action) -> None:
-    quoted = str(path).replace("'", "''")
-    con.execute(f"ATTACH '{quoted}' AS snapshot")
     try:
-        action(con)
-    finally:
-        con.execute("DETACH snapshot")
+        text = (serving / _POINTER).read_text().strip()
+    except FileNotFoundError:
+        return None
+    if not text.startswith("{"):  # a bare file name: a base alone
+        return Pointer(text)
+    fields = json.loads(text)
+    cutoffs = {str(k): int(v) for k, v in fields.get("cutoffs", {}).items()}
+    return Pointer(fields["base"], fields.get("recent"), fields.get("schema"), cutoffs)
 
 
-def _copy_all(con: duckdb.DuckDBPyConnection) -> None:
-    for table in SERVED_TABLES:
-        con.execute(f"CREATE TABLE snapshot.{table} AS SELECT * FROM {table}")
-
-
-def _copy_current(serving: Path, partial: Path) -> bool:
-    current = current_snapshot(serving)
-    if current is None or not current.exists() or current.with_name(current.name + ".wal").exists():
-        return False
-    shutil.copyfile(current, partial)
-    return True
-
-
-def _apply(con: duckdb.DuckDBPyConnection, partial: Path, since: dict[str, int]) -> bool:
-    """Replace the rows of ``since``'s symbols from their time on in the copy; False (the
-    caller copies everything) if the copy's tables no longer match the warehouse's."""
-
-    def replace(con: duckdb.DuckDBPyConnection) -> None:
-        con.execute("BEGIN TRANSACTION")
-        try:
-            for table, column in _SERVED_TIMES.items():
-                for symbol, start in since.items():
-                    changed, params = "symbol = $symbol", {"symbol": symbol}
-                    if column:
-                        changed += f" AND {column} >= epoch_ms($start)"
-                        params["start"] = start
-                    con.execute(f"DELETE FROM snapshot.{table} WHERE {changed}", params)
-                    con.execute(
-                        f"INSERT INTO snapshot.{table} SELECT * FROM {table} WHERE {changed}",
-                        params,
-                    )
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        con.execute("COMMIT")
-
-    try:
-        _attached(con, partial, replace)
-    except duckdb.Error as exc:  # a migration changed a served table since the copy
-        _log.warning("snapshot_delta_failed", error=str(exc))
-        return False
-    return True
+def write_pointer(serving: Path, pointer: Pointer) -> None:
+    """Swap the pointer atomically: readers see the old snapshot or the new one, whole."""
+    partial = serving / (_POINTER + ".partial")
+    partial.write_text(json.dumps(asdict(pointer)))
+    os.replace(partial, serving / _POINTER)
 
 
 def current_snapshot(serving: Path | None = None) -> Path | None:
+    """The newest file of the current snapshot (its recent layer, else its base)."""
     serving = Path(serving or settings.SERVING_PATH)
-    try:
-        return serving / (serving / _POINTER).read_text().strip()
-    except FileNotFoundError:
-        return None
+    pointer = current_pointer(serving)
+    return serving / pointer.files[-1] if pointer else None
+
+
+def _open(serving: Path, pointer: Pointer) -> duckdb.DuckDBPyConnection:
+    """A read-only view of the snapshot: its base file, or an in-memory database whose views
+    lay the recent layer over the base (cursors of the connection share the views)."""
+    if pointer.recent is None:
+        return duckdb.connect(str(serving / pointer.base), read_only=True)
+    con = duckdb.connect()
+    for alias, name in (("base", pointer.base), ("recent", pointer.recent)):
+        quoted = str(serving / name).replace("'", "''")
+        con.execute(f"ATTACH '{quoted}' AS {alias} (READ_ONLY)")
+    for table in SERVED_TABLES:
+        con.execute(
+            f"CREATE VIEW {table} AS SELECT * FROM base.{table} "
+            f"WHERE NOT coalesce({_replaced(table, pointer.cutoffs)}, false) "
+            f"UNION ALL SELECT * FROM recent.{table}"
+        )
+    return con
+
+
+def _replaced(table: str, cutoffs: dict[str, int]) -> str:
+    """SQL true for a base row the recent layer replaces (literals: the pointer is ours, and a
+    plain filter is pushed into the base's scan)."""
+    column = SERVED_TIMES[table]
+    terms = []
+    for symbol, since in cutoffs.items():
+        if not _SYMBOL.match(symbol):
+            raise ValueError(f"not a symbol: {symbol!r}")
+        after = f" AND {column} >= epoch_ms({int(since)})" if column else ""
+        terms.append(f"(symbol = '{symbol}'{after})")
+    return " OR ".join(terms) or "false"
 
 
 @contextlib.contextmanager
@@ -159,33 +136,34 @@ def snapshot_connection() -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-only connection of its own to the current snapshot, for jobs that only read
     (scoring backtests, paper trading): they never take the writer's lock, so they never wait
     behind an hour-long calculate, and a calculate never waits behind them."""
-    path = current_snapshot()
-    if path is None:
+    serving = Path(settings.SERVING_PATH)
+    pointer = current_pointer(serving)
+    if pointer is None:
         raise WarehouseUnavailable("nothing is published yet: run ingest and calculate first")
-    with reported(path, IO_ERRORS):
-        con = duckdb.connect(str(path), read_only=True)
+    with reported(serving / pointer.base, IO_ERRORS):
+        con = _open(serving, pointer)
     try:
         yield con
     finally:
         con.close()
 
 
-_readers: dict[Path, duckdb.DuckDBPyConnection] = {}
+_readers: dict[tuple[str, ...], duckdb.DuckDBPyConnection] = {}
 _readers_lock = threading.Lock()
 
 
-def _reader(path: Path) -> duckdb.DuckDBPyConnection:
+def _reader(serving: Path, pointer: Pointer) -> duckdb.DuckDBPyConnection:
     """One read-only connection per snapshot and process; callers take a cursor each.
 
     A connection to an older snapshot is dropped, not closed: another thread may still be
     reading through it, and DuckDB closes it once its last cursor is gone.
     """
     with _readers_lock:
-        con = _readers.get(path)
+        con = _readers.get(pointer.files)
         if con is None:
             _readers.clear()
-            con = duckdb.connect(str(path), read_only=True)
-            _readers[path] = con
+            con = _open(serving, pointer)
+            _readers[pointer.files] = con
         return con
 
 
@@ -198,10 +176,11 @@ def read(sql: str, params: dict | list | None = None, *, retry: bool = True) -> 
     delays = list(settings.WAREHOUSE_RETRY_DELAYS) if retry else []
     for attempt in range(len(delays) + 1):
         try:
-            path = current_snapshot()
-            if path is None:
+            serving = Path(settings.SERVING_PATH)
+            pointer = current_pointer(serving)
+            if pointer is None:
                 return pd.DataFrame()
-            cursor = _reader(path).cursor()
+            cursor = _reader(serving, pointer).cursor()
             try:
                 return cursor.execute(sql, params or []).df()
             finally:
@@ -220,8 +199,8 @@ def read(sql: str, params: dict | list | None = None, *, retry: bool = True) -> 
 
 def snapshot_id() -> str:
     """Changes whenever new data is published: part of every cached response's key."""
-    path = current_snapshot()
-    return path.name if path else "empty"
+    pointer = current_pointer()
+    return "+".join(pointer.files) if pointer else "empty"
 
 
 def published_at() -> int | None:
@@ -229,23 +208,23 @@ def published_at() -> int | None:
     path = current_snapshot()
     if path is None:
         return None
-    stamp = datetime.strptime(path.stem.removeprefix("snapshot-"), "%Y%m%dT%H%M%S%f")
+    stamp = datetime.strptime(path.stem.split("-", 1)[1], "%Y%m%dT%H%M%S%f")
     return int(stamp.replace(tzinfo=UTC).timestamp() * 1000)
 
 
-_symbols: dict[Path, list[str]] = {}
+_symbols: dict[str, list[str]] = {}
 
 
 def served_symbols(*, retry: bool = True) -> list[str]:
     """Symbols with model output; remembered per snapshot (a published snapshot never changes),
     since every API request checks its symbol against them."""
-    path = current_snapshot()
-    if path is None:
+    snapshot = snapshot_id()
+    if snapshot == "empty":
         return []
-    known = _symbols.get(path)
+    known = _symbols.get(snapshot)
     if known is None:
         frame = read("SELECT DISTINCT symbol FROM model_runs ORDER BY symbol", retry=retry)
         known = frame["symbol"].tolist() if len(frame) else []
         _symbols.clear()
-        _symbols[path] = known
+        _symbols[snapshot] = known
     return list(known)
