@@ -90,19 +90,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--days", type=int, default=365)
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="liqmap-live-update-"))
+    with tempfile.TemporaryDirectory(prefix="liqmap-live-update-") as work:
+        run(Path(work), args.days)
+
+
+def run(work: Path, days: int) -> None:
     setup_django(work)
-    from heatmaps import tasks
+    from heatmaps import tasks, warehouse
     from heatmaps.warehouse import checkpoints
 
     print(machine_line())
-    full = compute.window(compute.synthetic_market(compute.load_hourly()), args.days + 1)
+    full = compute.window(compute.synthetic_market(compute.load_hourly()), days + 1)
     first = int(full.klines["open_time"].iloc[0])
-    end = first + args.days * DAY_MS  # the year ends at a day's close
+    end = first + days * DAY_MS  # the year ends at a day's close
     history_end = end - UPDATES * BAR_MS
     started = time.perf_counter()
     insert(rest_rows(full, first, history_end))
-    print(f"warehouse: {args.days} days of 5 m rows in {time.perf_counter() - started:.1f} s")
+    print(f"warehouse: {days} days of 5 m rows in {time.perf_counter() - started:.1f} s")
 
     started = time.perf_counter()
     summary = tasks.calculate(SYMBOL)
@@ -123,6 +127,7 @@ def main() -> None:
         assert "full_recompute" not in update and "skipped" not in update, update
         engine.append(update["compute_seconds"])
     size = checkpoints.path_of(SYMBOL).stat().st_size / 1e6
+    layers = [work / "serving" / name for name in warehouse.current_pointer().files]
     worst = max(seconds)
     print(f"one-minute update, one new bar at 23:30 … 23:55 ({UPDATES} updates):")
     print(
@@ -134,6 +139,10 @@ def main() -> None:
         f"  memory: update peak {max(peaks):.0f} MB (tracemalloc), process peak RSS "
         f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3:.0f} MB, "
         f"checkpoint {size:.1f} MB"
+    )
+    print(
+        "  published: base {:.0f} MB (written by the full calculate), recent layer {:.1f} MB "
+        "(written by each update)".format(*(p.stat().st_size / 1e6 for p in layers))
     )
     print(f"  target < {TARGET_SECONDS:g} s: {verdict(worst < TARGET_SECONDS)}")
 
