@@ -307,15 +307,21 @@ def calculate_update(symbol: str) -> dict:
     and replace today's rows (the checkpoint is at today's 00:00 UTC: its snapshots after it,
     predictions from it, levels now), which is what a full calculate says of them. Without a
     checkpoint that still holds (none yet, a new calibration, a new archive file or bracket
-    table, learned weights) it recomputes in full, today's rows replaced, and checkpoints."""
+    table) it recomputes in full, today's rows replaced, and checkpoints. Learned ensemble
+    weights are left to the hourly calculate."""
     weights = WeightConfig.active()
+    if weights.learning:
+        # a full run of the whole history every minute would never keep up
+        return {
+            "symbol": symbol,
+            "skipped": "learned ensemble weights score every member's whole history: "
+            "the hourly calculate recomputes them",
+        }
     brackets = MarginBrackets.history(symbol)
     with warehouse.connect() as con:
         _loaded_span(con, symbol)
         window_end = warehouse.bars_end(con, symbol)
         checkpoint, why = checkpoints.load(symbol, con, brackets)
-        if weights.learning:
-            checkpoint, why = None, "learned weights score every member's whole history"
         if checkpoint is not None and checkpoint.as_of == window_end:
             return {"symbol": symbol, "skipped": "no new bar since the last update"}
         if checkpoint is not None:

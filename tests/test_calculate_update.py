@@ -182,3 +182,16 @@ def test_a_follow_pass_updates_the_models_and_the_api_answers_from_them(market, 
 
     call_command("calculate", "--update")
     assert capsys.readouterr().out.endswith("BTCUSDT: no new bar since the last update\n")
+
+
+def test_learned_weights_leave_the_map_to_the_hourly_calculate(market):
+    from heatmaps.models import WeightConfig
+
+    fake, _, client = market
+    follow_to(fake, client, DAY_9 + 10 * HOUR_MS)
+    WeightConfig.objects.create(name="learned", mode="learned", learning_days=3, is_active=True)
+    tasks.calculate("BTCUSDT")
+    assert not checkpoints.path_of("BTCUSDT").exists()
+    follow_to(fake, client, DAY_9 + 11 * HOUR_MS)
+    assert "the hourly calculate recomputes" in tasks.calculate_update("BTCUSDT")["skipped"]
+    assert runs()["as_of"].max() == DAY_9 + 10 * HOUR_MS
