@@ -207,11 +207,14 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- jobs (django-q2) -----------------------------------------------------------------------
+# The queue: Django's database (the ORM broker: nothing to install) unless REDIS_URL names a
+# Redis server, which qcluster processes on several hosts can share.
+REDIS_URL = env.str("REDIS_URL", default="")
 Q_CLUSTER = {
     "name": "liqmap",
-    "orm": "default",
-    # DuckDB takes one writer: every job that writes the warehouse runs on this single worker.
-    "workers": 1,
+    **({"redis": REDIS_URL} if REDIS_URL else {"orm": "default"}),
+    # DuckDB takes one writer: the jobs that write the warehouse wait for its lock in turn.
+    "workers": env.int("QCLUSTER_WORKERS", default=1),
     "timeout": 3600,
     "retry": 3700,
     "max_attempts": 1,

@@ -15,6 +15,7 @@ from heatmaps import warehouse
 from heatmaps.binance.rest import BinanceRest
 
 from .binance_fakes import DAYS, END, FakeBinance, rest_server
+from .servers import postgres, redis_url  # noqa: F401 (fixtures of the scale-out tests)
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "data" / "sample" / "sim-dev"

@@ -1,0 +1,133 @@
+"""liqmap on a team's infrastructure: Django on PostgreSQL, django-q2's queue and the cache on
+Redis, two qcluster processes sharing the queue. The jobs they run leave the warehouse a
+single process leaves (the sample, built in this process on SQLite)."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+
+import duckdb
+import pytest
+
+from heatmaps import warehouse
+
+from .conftest import REPO, SAMPLE, SAMPLE_SYMBOLS, build_served_warehouse
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db]
+# what two processes may reasonably take for ingest, calibrate and calculate of the sample
+JOBS_TIMEOUT = 300
+
+# run in a process of its own on the team's settings: queue each stage for every symbol, wait
+# for the clusters to run it, print what the tasks say
+DRIVER = """
+import json, sys, time
+from datetime import date
+import django
+django.setup()
+from django_q.models import Task
+from django_q.tasks import async_task
+symbols, source, timeout = sys.argv[1].split(","), sys.argv[2], float(sys.argv[3])
+stages = {
+    "ingest": lambda s: async_task(
+        "heatmaps.tasks.ingest", s, date(2024, 1, 1), date(2024, 1, 10), source=source
+    ),
+    "calculate": lambda s: async_task("heatmaps.tasks.calculate", s),
+}
+done = {}
+for stage, queue in stages.items():
+    ids = [queue(s) for s in symbols]
+    deadline = time.monotonic() + timeout
+    while Task.objects.filter(id__in=ids).count() < len(ids):
+        if time.monotonic() > deadline:
+            sys.exit(f"{stage} did not finish in {timeout} s")
+        time.sleep(0.2)
+    done[stage] = [
+        {"success": t.success, "result": str(t.result)[:300],
+         "started": t.started.timestamp(), "stopped": t.stopped.timestamp()}
+        for t in Task.objects.filter(id__in=ids)
+    ]
+print(json.dumps(done))
+"""
+
+
+def run_jobs(env: dict) -> dict[str, list[dict]]:
+    """Ingest, then calculate, every sample symbol through the queue."""
+    args = [",".join(SAMPLE_SYMBOLS), str(SAMPLE), str(JOBS_TIMEOUT)]
+    done = subprocess.run(
+        [sys.executable, "-c", DRIVER, *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=2 * JOBS_TIMEOUT + 60,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout)
+
+
+def model_rows(path) -> dict[str, list[tuple]]:
+    with duckdb.connect(str(path), read_only=True) as con:
+        return {
+            table: con.execute(
+                f"SELECT * EXCLUDE (computed_at) FROM {table} ORDER BY ALL"
+                if table == "model_runs"
+                else f"SELECT * FROM {table} ORDER BY ALL"
+            ).fetchall()
+            for table in ("liquidation_levels", "heatmap_cache", "predicted_liquidations")
+            + ("model_runs",)
+        }
+
+
+def test_two_clusters_on_redis_with_django_on_postgres_leave_what_one_process_leaves(
+    postgres, redis_url, tmp_path
+):
+    alone = build_served_warehouse(tmp_path / "alone", calibrate=False)[0]
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "liqsite.settings",
+        "SECRET_KEY": secrets.token_urlsafe(40),
+        "DEBUG": "false",
+        "LOG_LEVEL": "WARNING",
+        "DATABASE_URL": postgres.database("scale_out"),
+        "REDIS_URL": f"{redis_url}/0",
+        "CACHE_URL": f"{redis_url}/1",
+        "DUCKDB_PATH": str(tmp_path / "liqmap.duckdb"),
+        "SERVING_PATH": str(tmp_path / "serving"),
+        "PYTHONPATH": str(REPO),
+    }
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=REPO, env=env, check=True
+    )
+    clusters = [
+        subprocess.Popen(
+            [sys.executable, "manage.py", "qcluster"],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=open(tmp_path / f"qcluster-{k}.log", "wb"),  # noqa: SIM115
+        )
+        for k in range(2)
+    ]
+    try:
+        done = run_jobs(env)
+    finally:
+        for cluster in clusters:
+            cluster.terminate()
+        for cluster in clusters:
+            cluster.wait(timeout=60)
+
+    assert all(task["success"] for stage in done.values() for task in stage), done
+    # both clusters took a symbol's ingest at once (the second waited for the writer lock)
+    first, second = sorted(done["ingest"], key=lambda t: t["started"])
+    assert second["started"] < first["stopped"], done
+    expected = model_rows(alone)
+    got = model_rows(tmp_path / "liqmap.duckdb")
+    for table, rows in expected.items():
+        assert rows and got[table] == rows, table
+    assert warehouse.SERVED_TABLES  # the snapshot the clusters published is readable
+    pointer = (tmp_path / "serving" / "current").read_text()
+    assert "snapshot-" in pointer
