@@ -73,7 +73,7 @@ def run(root: Path, symbol: str) -> None:
     )
     calc = tasks.calculate(symbol)
     print(f"models computed in {calc['compute_seconds']:.2f} s over {' .. '.join(calc['window'])}")
-    with warehouse.connect() as con:
+    with warehouse.connect(symbol) as con:
         start, end = warehouse.data_range(con, symbol)
         end += DAY_MS
         rows = {m: warehouse.heatmap_rows(con, symbol, m, start, end) for m in registry.MODEL_NAMES}

@@ -81,7 +81,7 @@ def rest_rows(market, start: int, end: int) -> dict[str, pd.DataFrame]:
 def insert(rows: dict[str, pd.DataFrame]) -> None:
     from heatmaps import warehouse
 
-    with warehouse.connect() as con, warehouse.transaction(con):
+    with warehouse.connect(SYMBOL) as con, warehouse.transaction(con):
         for table, frame in rows.items():
             warehouse.insert_rows(con, table, frame, "rest")
 
@@ -127,7 +127,7 @@ def run(work: Path, days: int) -> None:
         assert "full_recompute" not in update and "skipped" not in update, update
         engine.append(update["compute_seconds"])
     size = checkpoints.path_of(SYMBOL).stat().st_size / 1e6
-    layers = [work / "serving" / name for name in warehouse.current_pointer().files]
+    layers = warehouse.current().paths()
     worst = max(seconds)
     print(f"one-minute update, one new bar at 23:30 … 23:55 ({UPDATES} updates):")
     print(

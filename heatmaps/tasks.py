@@ -64,7 +64,7 @@ def ingest(
     try:
         with (
             ThreadPoolExecutor(max_workers=1) as hasher,
-            warehouse.connect() as con,
+            warehouse.connect(symbol) as con,
             tqdm(
                 total=sum((source / f.relpath).stat().st_size for f in files),
                 unit="B",
@@ -90,7 +90,7 @@ def ingest(
                 bar.update(path.stat().st_size)
             tables = warehouse.table_counts(con, symbol)
             if any(c["loaded"] or c["replaced"] for c in outcome.values()):
-                warehouse.publish(con)
+                warehouse.publish(con, symbol)
     except BaseException as exc:
         run.fail(exc)
         raise
@@ -233,7 +233,7 @@ def calculate(
     checkpointing = model == "all" and not WeightConfig.active().learning
     weights = WeightConfig.active()
     brackets = MarginBrackets.history(symbol)
-    with warehouse.connect() as con:
+    with _existing(symbol) as con:
         span = _loaded_span(con, symbol)
         window_start = _day_ms(start) if start else span[0]
         window_end = _day_ms(end + timedelta(days=1)) if end else warehouse.bars_end(con, symbol)
@@ -274,7 +274,7 @@ def calculate(
             )
         if checkpointing:
             _checkpoint(con, symbol, results, brackets)
-        warehouse.publish(con, since={symbol: window_start})
+        warehouse.publish(con, symbol, since=window_start)
     return summary
 
 
@@ -318,7 +318,7 @@ def calculate_update(symbol: str) -> dict:
             "the hourly calculate recomputes them",
         }
     brackets = MarginBrackets.history(symbol)
-    with warehouse.connect() as con:
+    with _existing(symbol) as con:
         _loaded_span(con, symbol)
         window_end = warehouse.bars_end(con, symbol)
         checkpoint, why = checkpoints.load(symbol, con, brackets)
@@ -357,7 +357,7 @@ def _continue_checkpoint(con, symbol, checkpoint, weights, brackets, window_end:
         },
     }
     _checkpoint(con, symbol, results, brackets)
-    warehouse.publish(con, since={symbol: start})
+    warehouse.publish(con, symbol, since=start)
     calc_log.info(
         "liquidations_updated", symbol=symbol, since=start, duration_seconds=compute_seconds
     )
@@ -366,15 +366,28 @@ def _continue_checkpoint(con, symbol, checkpoint, weights, brackets, window_end:
     return summary
 
 
+def _existing(symbol: str):
+    """The symbol's warehouse to write, if it has one (a typo must not leave an empty file);
+    a folder that cannot hold it is for ``connect`` to name."""
+    path = warehouse.path_of(symbol)
+    if not path.exists() and (path.parent.is_dir() or not path.parent.exists()):
+        _no_candles(symbol)
+    return warehouse.connect(symbol)
+
+
 def _loaded_span(con, symbol: str) -> tuple[int, int]:
     """First and last candle of ``symbol``; ValueError naming the loaded symbols if none."""
     span = warehouse.data_range(con, symbol)
     if span is None:
-        loaded = ", ".join(warehouse.loaded_symbols(con)) or "none"
-        raise ValueError(
-            f"no candles for {symbol} in the warehouse (loaded: {loaded}): run ingest first"
-        )
+        _no_candles(symbol)
     return span
+
+
+def _no_candles(symbol: str):
+    loaded = ", ".join(s for s in warehouse.stored_symbols() if s != symbol) or "none"
+    raise ValueError(
+        f"no candles for {symbol} in the warehouse (loaded: {loaded}): run ingest first"
+    )
 
 
 def _day_ms(day: date) -> int:
@@ -460,7 +473,7 @@ def calibrate(
     and bars before that moment only (models_engine.fitting). A day already calibrated is kept
     unless ``force``. Returns what was fitted, kept, and left to the prior."""
     brackets = MarginBrackets.history(symbol)
-    with warehouse.connect() as con:
+    with _existing(symbol) as con:
         span = _loaded_span(con, symbol)
         first_day = _utc(span[0]).date() + timedelta(days=1)
         last_day = _utc(span[1] + BAR_MS).date()
@@ -616,7 +629,9 @@ def _first_failure(failed: list[dict]) -> str:
 
 def calibrate_recent(symbol: str) -> dict:
     """Fit the days not calibrated yet (the daily job): each on data before it only."""
-    with warehouse.connect() as con:
+    if not warehouse.path_of(symbol).exists():
+        return {"symbol": symbol, "skipped": "no data"}
+    with warehouse.connect(symbol) as con:
         if warehouse.data_range(con, symbol) is None:
             return {"symbol": symbol, "skipped": "no data"}
     return calibrate(symbol)
@@ -624,7 +639,9 @@ def calibrate_recent(symbol: str) -> dict:
 
 def calculate_recent(symbol: str, days: int = 2) -> dict:
     """Recalculate the last ``days`` days of the symbol's data (the hourly job)."""
-    with warehouse.connect() as con:
+    if not warehouse.path_of(symbol).exists():
+        return {"symbol": symbol, "skipped": "no data"}
+    with warehouse.connect(symbol) as con:
         span = warehouse.data_range(con, symbol)
     if span is None:
         return {"symbol": symbol, "skipped": "no data"}

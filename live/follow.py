@@ -157,7 +157,7 @@ def _catch_up_archive(symbol: str, at_ms: int, since: date | None) -> dict:
         log.warning("follow_archive_failed", symbol=symbol, error=str(exc))
         Feed.beat(symbol, "archive", Feed.Source.ARCHIVE, error=str(exc))
         return {"error": str(exc)}
-    with warehouse.connect() as con:
+    with warehouse.connect(symbol) as con:
         newest = warehouse.newest_time(con, "klines", symbol, "5m", source="archive")
     Feed.beat(symbol, "archive", Feed.Source.ARCHIVE, last_row_ms=newest)
     return {
@@ -173,7 +173,7 @@ def _catch_up_archive(symbol: str, at_ms: int, since: date | None) -> dict:
 
 def _catch_up_rest(client: BinanceRest, symbol: str, at_ms: int, since: date | None) -> dict:
     first = _day_ms(since) if since else at_ms - settings.FOLLOW_BACKFILL_DAYS * DAY_MS
-    with warehouse.connect() as con:  # short: read where each feed stands
+    with warehouse.connect(symbol) as con:  # short: read where each feed stands
         newest = {
             f.stream: warehouse.newest_time(con, f.table, symbol, f.interval) for f in REST_FEEDS
         }
@@ -187,7 +187,7 @@ def _catch_up_rest(client: BinanceRest, symbol: str, at_ms: int, since: date | N
             errors[feed.stream] = _reason(exc)
             log.warning("follow_rest_failed", symbol=symbol, feed=feed.stream, error=_reason(exc))
     added = {}
-    with warehouse.connect() as con:
+    with warehouse.connect(symbol) as con:
         with warehouse.transaction(con):
             for feed, rows in answers.items():
                 added[feed.stream] = warehouse.insert_rows(con, feed.table, rows, "rest")
@@ -195,7 +195,7 @@ def _catch_up_rest(client: BinanceRest, symbol: str, at_ms: int, since: date | N
                 newest[feed.stream] = warehouse.newest_time(con, feed.table, symbol, feed.interval)
         if any(added.values()):
             changed = min(starts[stream] for stream, n in added.items() if n)
-            warehouse.publish(con, since={symbol: changed})
+            warehouse.publish(con, symbol, since=changed)
     for feed in REST_FEEDS:
         Feed.beat(
             symbol,

@@ -1,8 +1,8 @@
 """Recording realized liquidations from Binance's ``forceOrder`` WebSocket stream.
 
 The archive stopped publishing liquidations, so going forward they come from the stream. The
-recorder buffers events and writes them every few seconds in one short transaction (the
-warehouse's writer lock is held only for that), reconnects with exponential backoff when the
+recorder buffers events and writes them every few seconds, one short statement per symbol's
+warehouse (its writer lock is held only for that), reconnects with exponential backoff when the
 connection drops, and never writes a row twice: an insert skips a liquidation whose natural
 key (symbol, trade time, side, price, qty) is already stored, so the events a server resends
 after a reconnect add nothing.
@@ -47,7 +47,7 @@ class Recorder:
         self.flush_at = time.monotonic() + flush_seconds
         self.beat_at = 0.0
         self.published_at = time.monotonic()
-        self.unpublished = False
+        self.unpublished: dict[str, int] = {}  # symbol: its oldest row not yet published
 
     def take(self, raw: str | bytes) -> None:
         try:
@@ -89,30 +89,37 @@ class Recorder:
         return sum(added.values())
 
     def _write(self, rows: list[dict]) -> tuple[dict[str, int], dict[str, int | None]]:
-        """Rows added and the newest stored row, per symbol; publishes at most every
-        ``publish_seconds`` (a snapshot copies every served table)."""
+        """Rows added and the newest stored row, per symbol (each symbol's warehouse in one
+        statement); publishes at most every ``publish_seconds``."""
         added: dict[str, int] = {}
-        with warehouse.connect() as con:
-            with warehouse.transaction(con):
-                for symbol, batch in pd.DataFrame(rows).groupby("symbol"):
-                    added[symbol] = warehouse.insert_rows(con, TABLE, batch, "stream")
-            newest = {
-                s: warehouse.newest_time(con, TABLE, s, source="stream") for s in self.symbols
-            }
-            self.unpublished |= any(added.values())
-            if self.unpublished and time.monotonic() - self.published_at >= self.publish_seconds:
-                warehouse.publish(con)
-                self.published_at, self.unpublished = time.monotonic(), False
+        newest: dict[str, int | None] = {}
+        publishing = time.monotonic() - self.published_at >= self.publish_seconds
+        for symbol, batch in pd.DataFrame(rows).groupby("symbol"):
+            with warehouse.connect(symbol) as con:
+                added[symbol] = warehouse.insert_rows(con, TABLE, batch, "stream")
+                newest[symbol] = warehouse.newest_time(con, TABLE, symbol, source="stream")
+                if added[symbol]:
+                    oldest = int(batch["timestamp"].min())
+                    self.unpublished[symbol] = min(oldest, self.unpublished.get(symbol, oldest))
+                if publishing and symbol in self.unpublished:
+                    warehouse.publish(con, symbol, since=self.unpublished.pop(symbol))
+        if publishing:
+            self._publish_rest()
         self.added += sum(added.values())
         return added, newest
+
+    def _publish_rest(self) -> None:
+        """Publish the symbols with rows written but not published (none in this batch)."""
+        for symbol, since in list(self.unpublished.items()):
+            with warehouse.connect(symbol) as con:
+                warehouse.publish(con, symbol, since=since)
+            del self.unpublished[symbol]
+        self.published_at = time.monotonic()
 
     def close(self) -> None:
         """Write what is left, publish what was not, and say the feeds stopped."""
         self.flush(status=Feed.Status.STOPPED)
-        if self.unpublished:
-            with warehouse.connect() as con:
-                warehouse.publish(con)
-            self.unpublished = False
+        self._publish_rest()
 
 
 def record_liquidations(

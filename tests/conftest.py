@@ -38,9 +38,10 @@ def sample_archive(tmp_path) -> Path:
     return root
 
 
-def snapshot(path: Path) -> dict[str, list[tuple]]:
-    """Every row of every warehouse table, in a stable order, to compare before and after."""
-    with warehouse.connect(path) as con:
+def snapshot(symbol: str = "BTCUSDT") -> dict[str, list[tuple]]:
+    """Every row of every table of a symbol's warehouse, in a stable order, to compare before
+    and after."""
+    with warehouse.connect(symbol) as con:
         tables = [r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()]
         return {t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in tables}
 

@@ -126,7 +126,7 @@ def test_scoring_and_paper_trading_read_while_a_writer_holds_the_warehouse(serve
     run = BacktestRun.objects.create(
         start="2024-01-04", end="2024-01-09", horizons="24h", model_names="ensemble"
     )
-    with warehouse.connect():
+    with warehouse.connect("BTCUSDT"):
         tasks.backtest(run.pk)
         traded = tasks.paper_trade("BTCUSDT", date(2024, 1, 4), date(2024, 1, 10))
     run.refresh_from_db()
@@ -144,9 +144,9 @@ def test_a_window_resting_on_stream_liquidations_says_they_undercount(served, se
     from heatmaps import warehouse
     from heatmaps.binance.stream import STREAM_UNDERCOUNT
 
-    duckdb_path = tmp_path / "liquidations.duckdb"
-    shutil.copy(served[0], duckdb_path)
-    settings.DUCKDB_PATH, settings.SERVING_PATH = duckdb_path, tmp_path / "serving"
+    btc = warehouse.path_of("BTCUSDT")  # the served sample's
+    settings.DUCKDB_PATH, settings.SERVING_PATH = tmp_path / "liquidations.duckdb", tmp_path / "s"
+    shutil.copy(btc, warehouse.path_of("BTCUSDT"))
     streamed = pd.DataFrame(
         {
             "symbol": "BTCUSDT",
@@ -161,10 +161,10 @@ def test_a_window_resting_on_stream_liquidations_says_they_undercount(served, se
             "order_status": "FILLED",
         }
     )
-    with warehouse.connect() as con:
+    with warehouse.connect("BTCUSDT") as con:
         columns = warehouse.LIVE_TABLES["liquidation_history"].columns
         added = warehouse.insert_rows(con, "liquidation_history", streamed[list(columns)], "stream")
-        warehouse.publish(con)
+        warehouse.publish(con, "BTCUSDT")
     assert added == 3
 
     call_command("backtest", "--start", "2024-01-04", "--end", "2024-01-09", "--horizons", "24h")

@@ -26,8 +26,8 @@ def loaded(warehouse_path):
     return warehouse_path
 
 
-def rows(path, sql: str, params=()) -> list[tuple]:
-    with warehouse.connect(path) as con:
+def rows(sql: str, params=()) -> list[tuple]:
+    with warehouse.connect("BTCUSDT") as con:
         return con.execute(sql, list(params)).fetchall()
 
 
@@ -36,11 +36,10 @@ def test_it_fills_every_computed_table_for_every_model(loaded):
 
     assert sorted(summary["models"]) == MODELS
     for table in ("liquidation_levels", "heatmap_cache", "predicted_liquidations"):
-        per_model = dict(rows(loaded, f"SELECT model, count(*) FROM {table} GROUP BY model"))
+        per_model = dict(rows(f"SELECT model, count(*) FROM {table} GROUP BY model"))
         assert sorted(per_model) == MODELS and min(per_model.values()) > 0
     # the heatmap is hourly, $100 buckets, pending notional in USDT, both sides
     (hours, minute, step, sides, negative) = rows(
-        loaded,
         """
         SELECT count(DISTINCT time_bucket), max(minute(time_bucket)),
                min(price_bucket % 100), count(DISTINCT side), count(*) FILTER (volume <= 0)
@@ -48,9 +47,8 @@ def test_it_fills_every_computed_table_for_every_model(loaded):
     )[0]
     assert hours == 240 and minute == 0 and step == 0 and sides == 2 and negative == 0
     # every tier of the prior, longs below the last price and shorts above it
-    price = rows(loaded, "SELECT current_price FROM model_runs WHERE model = 'binance_standard'")
+    price = rows("SELECT current_price FROM model_runs WHERE model = 'binance_standard'")
     levels = rows(
-        loaded,
         """SELECT side, leverage_tier, price_level FROM liquidation_levels
                              WHERE model = 'binance_standard'""",
     )
@@ -60,37 +58,32 @@ def test_it_fills_every_computed_table_for_every_model(loaded):
 
 def test_a_rerun_replaces_its_window_instead_of_adding(loaded):
     tasks.calculate("BTCUSDT")
-    before = rows(
-        loaded, "SELECT model, count(*), sum(volume) FROM heatmap_cache GROUP BY 1 ORDER BY 1"
-    )
+    before = rows("SELECT model, count(*), sum(volume) FROM heatmap_cache GROUP BY 1 ORDER BY 1")
 
     tasks.calculate("BTCUSDT")
 
-    after = rows(
-        loaded, "SELECT model, count(*), sum(volume) FROM heatmap_cache GROUP BY 1 ORDER BY 1"
-    )
+    after = rows("SELECT model, count(*), sum(volume) FROM heatmap_cache GROUP BY 1 ORDER BY 1")
     assert [(m, n) for m, n, _ in after] == [(m, n) for m, n, _ in before]
     assert [v for *_, v in after] == pytest.approx([v for *_, v in before])
-    assert rows(loaded, "SELECT count(*) FROM model_runs")[0][0] == 4
+    assert rows("SELECT count(*) FROM model_runs")[0][0] == 4
 
 
 def test_a_window_touches_only_its_own_days(loaded):
     tasks.calculate("BTCUSDT", "binance_standard")
     outside = """SELECT time_bucket, price_bucket, side, volume FROM heatmap_cache
                  WHERE time_bucket < '2024-01-08' OR time_bucket > '2024-01-10' ORDER BY ALL"""
-    before = rows(loaded, outside)
+    before = rows(outside)
 
     summary = tasks.calculate("BTCUSDT", "binance_standard", date(2024, 1, 8), date(2024, 1, 9))
 
     assert summary["window"] == ["2024-01-08T00:00:00", "2024-01-10T00:00:00"]
-    assert rows(loaded, outside) == before
-    windows = rows(loaded, "SELECT window_start, window_end FROM model_runs ORDER BY 1")
+    assert rows(outside) == before
+    windows = rows("SELECT window_start, window_end FROM model_runs ORDER BY 1")
     assert [(str(a), str(b)) for a, b in windows] == [
         ("2024-01-01 00:00:00", "2024-01-11 00:00:00"),
         ("2024-01-08 00:00:00", "2024-01-10 00:00:00"),
     ]
     inside = rows(
-        loaded,
         """SELECT count(DISTINCT time_bucket) FROM heatmap_cache
                              WHERE time_bucket BETWEEN '2024-01-08' AND '2024-01-10'""",
     )
@@ -116,13 +109,12 @@ def test_the_ensemble_follows_the_active_weights(loaded):
     )
     tasks.calculate("BTCUSDT")
     same = rows(
-        loaded,
         """
         SELECT count(*), max(abs(e.volume - a.volume) / a.volume) FROM heatmap_cache e
         JOIN heatmap_cache a USING (time_bucket, price_bucket, side)
         WHERE e.model = 'ensemble' AND a.model = 'binance_standard'""",
     )[0]
-    only_a = rows(loaded, "SELECT count(*) FROM heatmap_cache WHERE model = 'binance_standard'")
+    only_a = rows("SELECT count(*) FROM heatmap_cache WHERE model = 'binance_standard'")
     assert same[0] == only_a[0][0] and same[1] < 1e-9
 
 
@@ -135,7 +127,7 @@ def test_the_models_track_the_true_pending_heatmap_of_the_sample(loaded):
                            price_bucket, side, notional_usdt AS volume
                            FROM '{SAMPLE / "truth/pending_heatmap.parquet"}'
                            WHERE hour_open_time >= 1704326400000""").df()  # from Jan 4
-    with warehouse.connect(loaded) as con:
+    with warehouse.connect("BTCUSDT") as con:
         for model in MODELS:
             heat = con.execute(
                 """SELECT epoch_ms(time_bucket) AS time_bucket, price_bucket, side,
@@ -159,10 +151,10 @@ def test_recalculating_recent_days_keeps_positions_opened_long_before(loaded):
     tasks.calculate("BTCUSDT", "ensemble")
     last_day = """SELECT time_bucket, price_bucket, side, volume FROM heatmap_cache
                   WHERE model = 'ensemble' AND time_bucket >= '2024-01-10' ORDER BY ALL"""
-    full = rows(loaded, last_day)
+    full = rows(last_day)
 
     tasks.calculate_recent("BTCUSDT", days=1)  # what the hourly job does
 
-    again = rows(loaded, last_day)
+    again = rows(last_day)
     assert [r[:3] for r in again] == [r[:3] for r in full]
     assert [r[3] for r in again] == pytest.approx([r[3] for r in full], rel=1e-9)

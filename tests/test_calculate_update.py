@@ -41,7 +41,7 @@ def follow_to(fake, client, now_ms: int) -> None:
 
 
 def rows_since(start_ms: int) -> dict[str, pd.DataFrame]:
-    with warehouse.connect() as con:
+    with warehouse.connect("BTCUSDT") as con:
         return {
             table: con.execute(
                 f"SELECT * EXCLUDE (symbol){VOLUME.get(table, '')} FROM {table} "
@@ -53,7 +53,7 @@ def rows_since(start_ms: int) -> dict[str, pd.DataFrame]:
 
 
 def runs() -> pd.DataFrame:
-    with warehouse.connect() as con:
+    with warehouse.connect("BTCUSDT") as con:
         return con.execute(
             "SELECT model, epoch_ms(window_start) AS start, epoch_ms(as_of) AS as_of, "
             "confidence, is_valid, warnings FROM model_runs ORDER BY model, as_of"
@@ -81,7 +81,7 @@ def test_updates_each_minute_leave_what_a_full_calculate_leaves(market, tmp_path
     tasks.calibrate("BTCUSDT")
     first = tasks.calculate("BTCUSDT")
     assert first["window"][1] == "2024-01-09T10:05:00"
-    with warehouse.connect() as con:
+    with warehouse.connect("BTCUSDT") as con:
         checkpoint, _ = checkpoints.load("BTCUSDT", con, tasks.MarginBrackets.history("BTCUSDT"))
     assert checkpoint.end == DAY_9 and checkpoint.as_of == DAY_9 + 10 * HOUR_MS + 5 * MINUTE_MS
 
@@ -114,11 +114,11 @@ def test_updates_each_minute_leave_what_a_full_calculate_leaves(market, tmp_path
 
     # the updates published recent layers over the first snapshot: the web reads what a copy
     # of everything holds
-    assert warehouse.current_pointer().recent is not None
+    assert dict(warehouse.current().pointers)["BTCUSDT"].recent is not None
     with warehouse.snapshot_connection() as con:
         layered = served(con)
-    with warehouse.connect() as con:
-        whole = warehouse.publish(con, tmp_path / "whole")
+    with warehouse.connect("BTCUSDT") as con:
+        whole = warehouse.publish(con, "BTCUSDT", serving=tmp_path / "whole")
     with duckdb.connect(str(whole), read_only=True) as con:
         assert layered == served(con)
 
@@ -174,7 +174,7 @@ def test_a_follow_pass_updates_the_models_and_the_api_answers_from_them(market, 
     call_command("follow", "--once", "--rest-only", "--at", "2024-01-09T11:00")
     assert runs().groupby("model")["as_of"].max().eq(DAY_9 + 11 * HOUR_MS).all()
     # the web reads the recent layer over the base
-    assert warehouse.current_pointer().recent is not None
+    assert dict(warehouse.current().pointers)["BTCUSDT"].recent is not None
     levels = clients["bot"].get("/api/v1/liquidations/levels?symbol=BTCUSDT").json()
     assert levels["timestamp"] == "2024-01-09T11:00:00Z" and levels["levels"]
     heatmap = clients["bot"].get("/api/v1/liquidations/heatmap?timeframe=1d").json()

@@ -92,13 +92,13 @@ def test_without_realized_liquidations_the_prior_stays_and_the_models_say_so(war
 def test_calculate_uses_each_calibration_from_its_time_on_and_nothing_before(warehouse_path):
     ingest(10)
     tasks.calculate("BTCUSDT", "binance_standard")
-    with warehouse.connect() as con:
+    with warehouse.connect("BTCUSDT") as con:
         prior, _ = warehouse.heatmap_rows(
             con, "BTCUSDT", "binance_standard", JAN_1_MS, JAN_1_MS + 11 * DAY_MS
         )
     tasks.calibrate("BTCUSDT")
     tasks.calculate("BTCUSDT", "binance_standard")
-    with warehouse.connect() as con:
+    with warehouse.connect("BTCUSDT") as con:
         fitted, _ = warehouse.heatmap_rows(
             con, "BTCUSDT", "binance_standard", JAN_1_MS, JAN_1_MS + 11 * DAY_MS
         )

@@ -24,7 +24,7 @@ SINCE = date(2024, 1, 1)
 
 
 def _counts(table: str, interval: str | None = None) -> dict[str, int]:
-    with warehouse.connect() as con:
+    with warehouse.connect("BTCUSDT") as con:
         where = "symbol = 'BTCUSDT'" + (f" AND interval = '{interval}'" if interval else "")
         time_col = warehouse.LIVE_TABLES[table].time
         rows = con.execute(
@@ -50,13 +50,13 @@ def test_a_pass_catches_up_from_the_archive_then_rest_to_now(market):
     assert _counts("metrics") == {"archive": 8 * 288, "rest": 2 * 288}
     assert _counts("funding_rate") == {"archive": 93}  # the monthly file has the whole month
     assert _counts("premium_index") == {"rest": 1}
-    with warehouse.connect() as con:
+    with warehouse.connect("BTCUSDT") as con:
         ratios = con.execute(
             "SELECT count(*), count(count_long_short_ratio), min(count_long_short_ratio) "
             "FROM metrics WHERE source = 'rest'"
         ).fetchone()
     assert ratios[0] == ratios[1] == 2 * 288 and ratios[2] > 0
-    with warehouse.connect() as con:
+    with warehouse.connect("BTCUSDT") as con:
         newest = warehouse.newest_time(con, "klines", "BTCUSDT", "1m")
     assert newest == END - 60_000  # the last closed minute
     feeds = {f.stream: f for f in Feed.objects.filter(symbol="BTCUSDT")}

@@ -8,6 +8,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 import pytest
+from django.test import override_settings
 
 from heatmaps import warehouse
 from models_engine.base import ModelConfig
@@ -31,7 +32,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(scope="module")
 def sample(sample_served) -> dict[str, pd.DataFrame]:
-    with warehouse.connect(sample_served[0]) as con:
+    with override_settings(DUCKDB_PATH=sample_served[0]), warehouse.connect("BTCUSDT") as con:
         start, last = warehouse.data_range(con, "BTCUSDT")
         return warehouse.load_market(con, "BTCUSDT", start, last // BAR_MS * BAR_MS + BAR_MS)
 

@@ -67,18 +67,18 @@ def test_it_loads_every_row_of_every_file(sample_archive, warehouse_path):
 
 def test_a_second_ingest_adds_nothing(sample_archive, warehouse_path):
     ingest(sample_archive)
-    before = snapshot(warehouse_path)
+    before = snapshot()
 
     summary = ingest(sample_archive)
 
-    assert snapshot(warehouse_path) == before
+    assert snapshot() == before
     assert all(set(c) <= {"skipped", "rows"} for c in summary["datasets"].values())
     assert sum(c["rows"] for c in summary["datasets"].values()) == 0
 
 
 def test_a_changed_file_replaces_only_its_own_rows(sample_archive, warehouse_path):
     ingest(sample_archive, datasets="metrics")
-    before = snapshot(warehouse_path)["metrics"]
+    before = snapshot()["metrics"]
     write_file(
         sample_archive,
         f"{METRICS_DIR}/BTCUSDT-metrics-2024-01-03.zip",
@@ -88,7 +88,7 @@ def test_a_changed_file_replaces_only_its_own_rows(sample_archive, warehouse_pat
     summary = ingest(sample_archive, datasets="metrics")
 
     assert summary["datasets"]["metrics"] == {"replaced": 1, "skipped": 9, "rows": 24}
-    after = snapshot(warehouse_path)["metrics"]
+    after = snapshot()["metrics"]
     day3 = [r for r in after if r[2].date() == date(2024, 1, 3)]
     assert len(day3) == 24 and {r[3] for r in day3} == {12345.0}
     others = sorted(r[1:] for r in after if r[2].date() != date(2024, 1, 3))
@@ -169,7 +169,7 @@ BAD_FILES = {
 def test_it_rejects_a_bad_file_whole_and_changes_nothing(case, sample_archive, warehouse_path):
     make_bad, line, reason = BAD_FILES[case]
     ingest(sample_archive, datasets="metrics")
-    before = snapshot(warehouse_path)
+    before = snapshot()
     make_bad(sample_archive)
 
     with pytest.raises(CommandError, match="1 file\\(s\\) rejected"):
@@ -186,7 +186,7 @@ def test_it_rejects_a_bad_file_whole_and_changes_nothing(case, sample_archive, w
             verbosity=0,
         )
 
-    assert snapshot(warehouse_path) == before
+    assert snapshot() == before
     run = IngestRun.objects.first()
     assert run.status == IngestRun.Status.REJECTED and run.files_rejected == 1
     (rejected,) = run.summary["rejected"]
@@ -197,7 +197,7 @@ def test_it_rejects_a_bad_file_whole_and_changes_nothing(case, sample_archive, w
 
 def test_a_bad_new_version_of_a_loaded_file_keeps_the_old_rows(sample_archive, warehouse_path):
     ingest(sample_archive, datasets="metrics")
-    before = snapshot(warehouse_path)
+    before = snapshot()
     lines = metrics_csv("2024-01-04").splitlines()
     lines[3] += ",extra"
     write_file(sample_archive, f"{METRICS_DIR}/BTCUSDT-metrics-2024-01-04.zip", "\n".join(lines))
@@ -206,7 +206,7 @@ def test_a_bad_new_version_of_a_loaded_file_keeps_the_old_rows(sample_archive, w
 
     assert summary["rejected"][0]["line"] == 4
     assert "Expected Number of Columns: 8 Found: 9" in summary["rejected"][0]["reason"]
-    assert snapshot(warehouse_path) == before
+    assert snapshot() == before
 
 
 KLINE = "{t},42000.0,42100.0,41900.0,42050.0,10.5,{c},441000.0,120,5.25,220500.0,0"
@@ -228,7 +228,7 @@ def test_it_accepts_microsecond_timestamps(tmp_path, warehouse_path):
 
     ingest(tmp_path)
 
-    with warehouse.connect(warehouse_path) as con:
+    with warehouse.connect("BTCUSDT") as con:
         times = con.execute(
             "SELECT epoch_ms(open_time), epoch_ms(close_time) FROM klines ORDER BY 1"
         ).fetchall()
@@ -297,7 +297,7 @@ def test_it_reads_every_archive_dataset(tmp_path, warehouse_path):
         "index_price_klines": 1,
         "liquidation_history": 2,
     }
-    with warehouse.connect(warehouse_path) as con:
+    with warehouse.connect("BTCUSDT") as con:
         liquidations = con.execute(
             "SELECT side, price, bankruptcy_price, quantity, leverage "
             "FROM liquidation_history ORDER BY timestamp"

@@ -88,14 +88,14 @@ def test_a_killed_ingest_leaves_nothing_partial_and_a_rerun_completes(tmp_path):
     proc.wait(timeout=30)
 
     assert killed_while_running and proc.returncode == -signal.SIGKILL
-    with warehouse.connect(tmp_path / "wh.duckdb") as con:
+    with warehouse.connect("BTCUSDT", path=tmp_path / "wh-BTCUSDT.duckdb") as con:
         assert warehouse.table_counts(con)["agg_trades"] == 0
         assert con.execute("SELECT count(*) FROM ingested_files").fetchone()[0] == 0
 
     rerun = manage(env, *args)
     out, err = rerun.communicate(timeout=300)
     assert rerun.returncode == 0, err
-    with warehouse.connect(tmp_path / "wh.duckdb") as con:
+    with warehouse.connect("BTCUSDT", path=tmp_path / "wh-BTCUSDT.duckdb") as con:
         count, distinct = con.execute(
             "SELECT count(*), count(DISTINCT agg_trade_id) FROM agg_trades"
         ).fetchone()

@@ -45,7 +45,7 @@ def one_minute_warehouse(tmp_path, warehouse_path, settings):
 
 
 def test_paper_trading_gets_hourly_closes_from_1m_candles(one_minute_warehouse):
-    with warehouse.connect() as con:
+    with warehouse.connect("BTCUSDT") as con:
         flows = warehouse.hourly_flows(
             con, "BTCUSDT", "ensemble", JAN_1_MS, JAN_1_MS + 24 * HOUR_MS
         )
@@ -55,7 +55,7 @@ def test_paper_trading_gets_hourly_closes_from_1m_candles(one_minute_warehouse):
 
 
 def test_the_models_get_5_minute_bars_from_1m_candles(one_minute_warehouse):
-    with warehouse.connect() as con:
+    with warehouse.connect("BTCUSDT") as con:
         bars = warehouse.load_market(con, "BTCUSDT", JAN_1_MS, JAN_1_MS + 24 * HOUR_MS)["klines"]
 
     assert len(bars) == 288

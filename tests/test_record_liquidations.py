@@ -47,7 +47,7 @@ def _until_sent(server: DroppingStream, linger: float = 1.0):
 
 
 def _stored() -> list[tuple]:
-    with warehouse.connect() as con:
+    with warehouse.connect("BTCUSDT") as con:
         return con.execute(
             "SELECT epoch_ms(timestamp), side, price, quantity, source, file_id "
             "FROM liquidation_history ORDER BY timestamp"
@@ -134,7 +134,7 @@ def test_the_command_runs_until_sigterm_and_writes_what_it_holds(tmp_path):
     assert process.returncode == 0, err
     assert "recorded 8 liquidations" in out
     assert STREAM_UNDERCOUNT in err
-    with warehouse.connect(tmp_path / "wh.duckdb") as con:
+    with warehouse.connect("BTCUSDT", path=tmp_path / "wh-BTCUSDT.duckdb") as con:
         stored = con.execute("SELECT count(*) FROM liquidation_history").fetchone()[0]
     assert stored == 8
     with sqlite3.connect(tmp_path / "db.sqlite3") as db:
@@ -148,7 +148,7 @@ def test_the_archive_file_of_a_day_supersedes_that_days_stream_rows(stream, tmp_
     from .conftest import SAMPLE
 
     next_day = force_order("BTCUSDT", T0 + 86_400_000 + 5000, "BUY", "47000.5", "0.1")
-    with warehouse.connect() as con:
+    with warehouse.connect("BTCUSDT") as con:
         stream_rows = [liquidation_row(e) for e in [*EVENTS, next_day]]
         warehouse.insert_rows(con, "liquidation_history", pd.DataFrame(stream_rows), "stream")
 
@@ -160,7 +160,7 @@ def test_the_archive_file_of_a_day_supersedes_that_days_stream_rows(stream, tmp_
         datasets="liquidationSnapshot",
     )
 
-    with warehouse.connect() as con:
+    with warehouse.connect("BTCUSDT") as con:
         counts = warehouse.source_counts(con, "liquidation_history", "BTCUSDT")
         archive_rows = con.execute(
             "SELECT rows FROM ingested_files WHERE dataset = 'liquidationSnapshot'"
@@ -176,7 +176,7 @@ def test_rows_the_warehouse_cannot_take_now_are_kept_and_written_later(stream, s
     recorder = Recorder(["BTCUSDT"], flush_seconds=0.1, publish_seconds=0)
     for event in EVENTS[:3]:
         recorder.take(json.dumps(event))
-    with writer_lock(settings.DUCKDB_PATH):  # another writer holds the warehouse
+    with writer_lock(warehouse.path_of("BTCUSDT")):  # another writer holds the warehouse
         assert recorder.flush() == 0
     assert len(recorder.buffer) == 3
     assert Feed.objects.get(stream="forceOrder").status == Feed.Status.ERROR

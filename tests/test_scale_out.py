@@ -12,6 +12,7 @@ import sys
 
 import duckdb
 import pytest
+from django.test import override_settings
 
 from heatmaps import warehouse
 
@@ -121,13 +122,15 @@ def test_two_clusters_on_redis_with_django_on_postgres_leave_what_one_process_le
             cluster.wait(timeout=60)
 
     assert all(task["success"] for stage in done.values() for task in stage), done
-    # both clusters took a symbol's ingest at once (the second waited for the writer lock)
+    # both clusters took a symbol's ingest at once (each symbol has its own warehouse file)
     first, second = sorted(done["ingest"], key=lambda t: t["started"])
     assert second["started"] < first["stopped"], done
-    expected = model_rows(alone)
-    got = model_rows(tmp_path / "liqmap.duckdb")
-    for table, rows in expected.items():
-        assert rows and got[table] == rows, table
-    assert warehouse.SERVED_TABLES  # the snapshot the clusters published is readable
-    pointer = (tmp_path / "serving" / "current").read_text()
-    assert "snapshot-" in pointer
+    for symbol in SAMPLE_SYMBOLS:
+        with override_settings(DUCKDB_PATH=alone):
+            expected = model_rows(warehouse.path_of(symbol))
+        with override_settings(DUCKDB_PATH=tmp_path / "liqmap.duckdb"):
+            got = model_rows(warehouse.path_of(symbol))
+        for table, rows in expected.items():
+            assert rows and got[table] == rows, (symbol, table)
+    snapshot = warehouse.current(tmp_path / "serving")
+    assert [symbol for symbol, _ in snapshot.pointers] == list(SAMPLE_SYMBOLS)

@@ -76,7 +76,7 @@ def test_the_daily_jobs_download_load_and_calibrate_and_the_hourly_job_calculate
         "trade_clusters",
         "ensemble",
     }
-    with warehouse.connect() as con:
+    with warehouse.connect("BTCUSDT") as con:
         assert warehouse.table_counts(con)["metrics"] == 2 * 288
         models = con.execute("SELECT count(DISTINCT model) FROM heatmap_cache").fetchone()[0]
     assert models == 4

@@ -71,7 +71,7 @@ def test_a_writer_behind_a_stuck_writer_gives_up_naming_it(tmp_path, warehouse_p
             "shell",
             "-c",
             "from heatmaps import warehouse; import time\n"
-            "with warehouse.connect():\n    print('held', flush=True); time.sleep(120)",
+            "with warehouse.connect('BTCUSDT'):\n    print('held', flush=True); time.sleep(120)",
         ],
         cwd=REPO,
         env={**os.environ, "DUCKDB_PATH": str(warehouse_path), "SECRET_KEY": "test"},
@@ -89,14 +89,15 @@ def test_a_writer_behind_a_stuck_writer_gives_up_naming_it(tmp_path, warehouse_p
         holder.wait()
 
     message = str(caught.value)
-    assert message.startswith(f"the warehouse {warehouse_path} is being written by pid ")
+    path = warehouse.path_of("BTCUSDT")
+    assert message.startswith(f"the warehouse {path} is being written by pid ")
     assert f"pid {holder.pid} (manage.py shell -c " in message
     assert " UTC; gave up after 0.3 s" in message and "\n" not in message
 
 
 def test_the_lock_owner_is_recorded_while_writing_and_removed_after(warehouse_path):
-    owner = Path(f"{warehouse_path}.lock.owner")
-    with warehouse.connect():
+    owner = Path(f"{warehouse.path_of('BTCUSDT')}.lock.owner")
+    with warehouse.connect("BTCUSDT"):
         assert f'"pid": {os.getpid()}' in owner.read_text()
     assert not owner.exists()
 
@@ -105,7 +106,7 @@ def test_a_warehouse_folder_that_cannot_exist_is_one_line(tmp_path, settings):
     (tmp_path / "a-file").write_text("")
     settings.DUCKDB_PATH = tmp_path / "a-file" / "liquidations.duckdb"
 
-    assert failure(1) == f"cannot write {settings.DUCKDB_PATH}: Not a directory"
+    assert failure(1) == f"cannot write {warehouse.path_of('BTCUSDT')}: Not a directory"
     with pytest.raises(CommandError, match=r"^cannot write .*: Not a directory$"):
         call_command("calculate")
 
@@ -124,24 +125,25 @@ def test_manage_py_prints_the_one_line_and_exits_with_status_1(tmp_path):
     done = subprocess.run([*manage, "calculate"], cwd=REPO, env=env, capture_output=True, text=True)
 
     assert done.returncode == 1
-    assert done.stderr == f"CommandError: cannot write {env['DUCKDB_PATH']}: Not a directory\n"
+    path = tmp_path / "a-file" / "liquidations-BTCUSDT.duckdb"
+    assert done.stderr == f"CommandError: cannot write {path}: Not a directory\n"
 
 
 def test_a_read_only_warehouse_folder_is_one_line_and_keeps_its_rows(small_disk, settings):
     ingest(1)
-    before = snapshot(settings.DUCKDB_PATH)
+    before = snapshot()
     mount("-o", "remount,ro", str(small_disk))
 
-    assert failure(2) == f"cannot write {settings.DUCKDB_PATH}: Read-only file system"
+    assert failure(2) == f"cannot write {warehouse.path_of('BTCUSDT')}: Read-only file system"
 
     mount("-o", "remount,rw", str(small_disk))
-    assert snapshot(settings.DUCKDB_PATH) == before
+    assert snapshot() == before
 
 
 def test_a_read_only_warehouse_file_is_one_line_and_keeps_its_rows(small_disk, settings):
     ingest(1)
-    before = snapshot(settings.DUCKDB_PATH)
-    path = str(settings.DUCKDB_PATH)
+    before = snapshot()
+    path = str(warehouse.path_of("BTCUSDT"))
     mount("--bind", path, path)
     try:
         mount("-o", "remount,bind,ro", path)
@@ -151,12 +153,12 @@ def test_a_read_only_warehouse_file_is_one_line_and_keeps_its_rows(small_disk, s
 
     assert message.startswith(f"cannot write {path}: ")
     assert "Read-only file system" in message
-    assert snapshot(settings.DUCKDB_PATH) == before
+    assert snapshot() == before
 
 
 def test_a_full_disk_is_one_line_and_keeps_what_was_loaded(small_disk, settings):
     ingest(1)
-    before = snapshot(settings.DUCKDB_PATH)
+    before = snapshot()
     filler = small_disk / "filler"
     with open(filler, "wb") as fh:  # leave 64 kB: less than one of DuckDB's blocks
         fh.write(
@@ -165,7 +167,7 @@ def test_a_full_disk_is_one_line_and_keeps_what_was_loaded(small_disk, settings)
 
     message = failure(2, 5, datasets="aggTrades")
 
-    assert message.startswith(f"cannot write {settings.DUCKDB_PATH}: ")
+    assert message.startswith(f"cannot write {warehouse.path_of('BTCUSDT')}: ")
     assert "No space left on device" in message
     filler.unlink()
-    assert snapshot(settings.DUCKDB_PATH) == before
+    assert snapshot() == before

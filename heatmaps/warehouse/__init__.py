@@ -8,7 +8,14 @@ readers), ``queries`` (what the API and the jobs ask). Every public function tak
 times as epoch ms UTC. Callers write ``warehouse.load_market(...)``: the names are here.
 """
 
-from .connection import WarehouseBusy, WarehouseError, connect, writer_lock
+from .connection import (
+    WarehouseBusy,
+    WarehouseError,
+    connect,
+    path_of,
+    stored_symbols,
+    writer_lock,
+)
 from .live import LIVE_TABLES, insert_rows, newest_time, source_counts, supersede
 from .loading import (
     FileRecord,
@@ -26,7 +33,6 @@ from .model_io import (
     load_bars,
     load_market,
     load_realized,
-    loaded_symbols,
     replace_model_output,
 )
 from .publishing import publish
@@ -49,8 +55,7 @@ from .schema import MIGRATIONS, RAW_TABLES, SOURCES, migrate
 from .serving import (
     SERVED_TABLES,
     WarehouseUnavailable,
-    current_pointer,
-    current_snapshot,
+    current,
     published_at,
     read,
     served_symbols,
@@ -76,10 +81,10 @@ __all__ = [
     "candles",
     "data_end",
     "connect",
-    "current_pointer",
-    "current_snapshot",
+    "path_of",
+    "stored_symbols",
+    "current",
     "data_range",
-    "loaded_symbols",
     "find_file",
     "heatmap_cells",
     "heatmap_extent",

@@ -2,8 +2,10 @@
 one exception for a warehouse that cannot be opened or written (the one transaction every
 multi-statement write runs in is ``transactions.transaction``).
 
-DuckDB takes one writer per file: writers go through ``connect()``, which holds a file lock
-beside the database for as long as they write.
+DuckDB takes one writer per file, so the warehouse is one file per symbol (``path_of``):
+writers of different symbols (several qcluster workers) never wait for each other. Writers go
+through ``connect(symbol)``, which holds a file lock beside that symbol's file for as long as
+they write.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import contextlib
 import errno
 import json
 import os
+import re
 import shlex
 import sys
 from collections.abc import Iterator
@@ -46,14 +49,38 @@ class WarehouseBusy(WarehouseError):
     """Another writer held the warehouse for longer than WAREHOUSE_LOCK_TIMEOUT."""
 
 
+_SYMBOL = re.compile(r"^[A-Z0-9]{2,20}$")
+
+
+def path_of(symbol: str) -> Path:
+    """The warehouse file of ``symbol``: ``DUCKDB_PATH`` with the symbol after its stem
+    (``liquidations.duckdb`` → ``liquidations-BTCUSDT.duckdb``)."""
+    if not _SYMBOL.match(symbol):  # it becomes a file name
+        raise ValueError(f"not a symbol: {symbol!r} (capital letters and digits, e.g. BTCUSDT)")
+    base = Path(settings.DUCKDB_PATH)
+    return base.with_name(f"{base.stem}-{symbol}{base.suffix}")
+
+
+def stored_symbols() -> list[str]:
+    """Symbols that have a warehouse file, sorted."""
+    base = Path(settings.DUCKDB_PATH)
+    prefix = f"{base.stem}-"
+    return sorted(
+        path.name[len(prefix) : -len(base.suffix) or None]
+        for path in base.parent.glob(f"{prefix}*{base.suffix}")
+        if _SYMBOL.match(path.name[len(prefix) : -len(base.suffix) or None])
+    )
+
+
 @contextlib.contextmanager
-def connect(path: Path | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Open the warehouse to write: hold the writer lock, bring the schema up to date.
+def connect(symbol: str, *, path: Path | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open ``symbol``'s warehouse (or the file at ``path``) to write: hold its writer lock,
+    bring its schema up to date.
 
     Raises WarehouseError when the folder or file cannot be created, opened or written (and
     WarehouseBusy when another writer holds the lock too long).
     """
-    path = Path(path or settings.DUCKDB_PATH)
+    path = Path(path) if path else path_of(symbol)
     with contextlib.ExitStack() as stack:
         with reported(path, (OSError, *IO_ERRORS)):
             _make_folder(path.parent)

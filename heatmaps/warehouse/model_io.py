@@ -27,13 +27,6 @@ def bar_interval(table: str = "klines") -> str:
                   AND open_time >= epoch_ms($start) AND open_time < epoch_ms($end))"""
 
 
-def loaded_symbols(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Symbols with candles in the warehouse, sorted."""
-    return [
-        row[0] for row in con.execute("SELECT DISTINCT symbol FROM klines ORDER BY 1").fetchall()
-    ]
-
-
 def data_range(con: duckdb.DuckDBPyConnection, symbol: str) -> tuple[int, int] | None:
     """First and last candle open time of a symbol (any kline interval), or None."""
     row = con.execute(

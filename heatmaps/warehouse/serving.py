@@ -3,7 +3,8 @@
 DuckDB allows one read-write process or many read-only ones, never both. Writers therefore
 publish a snapshot of what the web reads after each job and swap a pointer to it atomically;
 web workers open the files the pointer names, read-only, and never wait for a writer. A
-snapshot is a base file, maybe with a recent layer over it (see ``publishing``).
+symbol's snapshot is a base file, maybe with a recent layer over it (see ``publishing``), in
+``SERVING_PATH/<SYMBOL>/``; a reader unions every symbol's.
 A read is retried with backoff, then gives up with WarehouseUnavailable.
 """
 
@@ -16,7 +17,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -40,7 +41,7 @@ SERVED_TABLES = (
     "model_runs",
 )
 _POINTER = "current"
-# each served table's time column: a recent layer holds a symbol's rows from its cut-off on
+# each served table's time column: a recent layer holds its symbol's rows from its cut-off on
 # (all of them for the runs: a few rows a model and day, some without a time)
 SERVED_TIMES: dict[str, str | None] = {
     "klines": "open_time",
@@ -51,7 +52,7 @@ SERVED_TIMES: dict[str, str | None] = {
     "predicted_liquidations": "time",
     "model_runs": None,
 }
-_SYMBOL = re.compile(r"^[A-Z0-9]{1,20}$")
+_SYMBOL = re.compile(r"^[A-Z0-9]{2,20}$")
 
 
 class WarehouseUnavailable(Exception):
@@ -60,75 +61,91 @@ class WarehouseUnavailable(Exception):
 
 @dataclass(frozen=True)
 class Pointer:
-    """What the web reads (``publishing`` writes it): a base snapshot file, and maybe a recent
-    layer whose rows replace the base's of each symbol from its cut-off (epoch ms) on."""
+    """What the web reads of one symbol (``publishing`` writes it): a base snapshot file, and
+    maybe a recent layer whose rows replace the base's from its cut-off (epoch ms) on."""
 
     base: str
     recent: str | None = None
     schema: int | None = None  # the warehouse schema version the base was copied from
-    cutoffs: dict[str, int] = field(default_factory=dict)
+    since: int | None = None  # the recent layer's cut-off
 
     @property
     def files(self) -> tuple[str, ...]:
         return (self.base, self.recent) if self.recent else (self.base,)
 
 
-def current_pointer(serving: Path | None = None) -> Pointer | None:
-    serving = Path(serving or settings.SERVING_PATH)
+def current_pointer(folder: Path) -> Pointer | None:
+    """The pointer in a symbol's serving folder, or None before its first publish."""
     try:
-        text = (serving / _POINTER).read_text().strip()
-    except FileNotFoundError:
+        text = (folder / _POINTER).read_text().strip()
+    except (FileNotFoundError, NotADirectoryError):
         return None
     if not text.startswith("{"):  # a bare file name: a base alone
         return Pointer(text)
     fields = json.loads(text)
-    cutoffs = {str(k): int(v) for k, v in fields.get("cutoffs", {}).items()}
-    return Pointer(fields["base"], fields.get("recent"), fields.get("schema"), cutoffs)
+    return Pointer(fields["base"], fields.get("recent"), fields.get("schema"), fields.get("since"))
 
 
-def write_pointer(serving: Path, pointer: Pointer) -> None:
+def write_pointer(folder: Path, pointer: Pointer) -> None:
     """Swap the pointer atomically: readers see the old snapshot or the new one, whole."""
-    partial = serving / (_POINTER + ".partial")
+    partial = folder / (_POINTER + ".partial")
     partial.write_text(json.dumps(asdict(pointer)))
-    os.replace(partial, serving / _POINTER)
+    os.replace(partial, folder / _POINTER)
 
 
-def current_snapshot(serving: Path | None = None) -> Path | None:
-    """The newest file of the current snapshot (its recent layer, else its base)."""
+@dataclass(frozen=True)
+class Snapshot:
+    """Every symbol's current pointer: what a reader opens, all of it or none."""
+
+    serving: Path
+    pointers: tuple[tuple[str, Pointer], ...]  # (symbol, pointer), by symbol
+
+    @property
+    def key(self) -> tuple:
+        return tuple((symbol, pointer.files) for symbol, pointer in self.pointers)
+
+    def paths(self) -> list[Path]:
+        return [self.serving / s / name for s, pointer in self.pointers for name in pointer.files]
+
+
+def current(serving: Path | None = None) -> Snapshot | None:
+    """The snapshot readers see now, or None when nothing is published yet."""
     serving = Path(serving or settings.SERVING_PATH)
-    pointer = current_pointer(serving)
-    return serving / pointer.files[-1] if pointer else None
+    try:
+        folders = sorted(p for p in serving.iterdir() if _SYMBOL.match(p.name))
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    pointers = tuple(
+        (folder.name, pointer)
+        for folder in folders
+        if (pointer := current_pointer(folder)) is not None
+    )
+    return Snapshot(serving, pointers) if pointers else None
 
 
-def _open(serving: Path, pointer: Pointer) -> duckdb.DuckDBPyConnection:
-    """A read-only view of the snapshot: its base file, or an in-memory database whose views
-    lay the recent layer over the base (cursors of the connection share the views)."""
-    if pointer.recent is None:
-        return duckdb.connect(str(serving / pointer.base), read_only=True)
+def _open(snapshot: Snapshot) -> duckdb.DuckDBPyConnection:
+    """A read-only view of every symbol's snapshot: an in-memory database attaching their
+    files, whose views union the symbols and lay each recent layer over its base (cursors
+    of the connection share the views)."""
     con = duckdb.connect()
-    for alias, name in (("base", pointer.base), ("recent", pointer.recent)):
-        quoted = str(serving / name).replace("'", "''")
-        con.execute(f"ATTACH '{quoted}' AS {alias} (READ_ONLY)")
-    for table in SERVED_TABLES:
-        con.execute(
-            f"CREATE VIEW {table} AS SELECT * FROM base.{table} "
-            f"WHERE NOT coalesce({_replaced(table, pointer.cutoffs)}, false) "
-            f"UNION ALL SELECT * FROM recent.{table}"
-        )
+    selects: dict[str, list[str]] = {table: [] for table in SERVED_TABLES}
+    for k, (symbol, pointer) in enumerate(snapshot.pointers):
+        for alias, name in ((f"base{k}", pointer.base), (f"recent{k}", pointer.recent)):
+            if name:
+                quoted = str(snapshot.serving / symbol / name).replace("'", "''")
+                con.execute(f"ATTACH '{quoted}' AS {alias} (READ_ONLY)")
+        for table in SERVED_TABLES:
+            if pointer.recent is None:
+                selects[table].append(f"SELECT * FROM base{k}.{table}")
+                continue
+            column = SERVED_TIMES[table]
+            # the base's rows the layer does not replace (a plain filter: pushed into the scan)
+            kept = f"{column} < epoch_ms({int(pointer.since)})" if column else "false"
+            selects[table].append(f"SELECT * FROM base{k}.{table} WHERE {kept}")
+            selects[table].append(f"SELECT * FROM recent{k}.{table}")
+    for table, parts in selects.items():
+        con.execute(f"CREATE VIEW {table} AS {' UNION ALL '.join(parts)}")
     return con
-
-
-def _replaced(table: str, cutoffs: dict[str, int]) -> str:
-    """SQL true for a base row the recent layer replaces (literals: the pointer is ours, and a
-    plain filter is pushed into the base's scan)."""
-    column = SERVED_TIMES[table]
-    terms = []
-    for symbol, since in cutoffs.items():
-        if not _SYMBOL.match(symbol):
-            raise ValueError(f"not a symbol: {symbol!r}")
-        after = f" AND {column} >= epoch_ms({int(since)})" if column else ""
-        terms.append(f"(symbol = '{symbol}'{after})")
-    return " OR ".join(terms) or "false"
 
 
 @contextlib.contextmanager
@@ -136,34 +153,33 @@ def snapshot_connection() -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-only connection of its own to the current snapshot, for jobs that only read
     (scoring backtests, paper trading): they never take the writer's lock, so they never wait
     behind an hour-long calculate, and a calculate never waits behind them."""
-    serving = Path(settings.SERVING_PATH)
-    pointer = current_pointer(serving)
-    if pointer is None:
+    snapshot = current()
+    if snapshot is None:
         raise WarehouseUnavailable("nothing is published yet: run ingest and calculate first")
-    with reported(serving / pointer.base, IO_ERRORS):
-        con = _open(serving, pointer)
+    with reported(snapshot.serving, IO_ERRORS):
+        con = _open(snapshot)
     try:
         yield con
     finally:
         con.close()
 
 
-_readers: dict[tuple[str, ...], duckdb.DuckDBPyConnection] = {}
+_readers: dict[tuple, duckdb.DuckDBPyConnection] = {}
 _readers_lock = threading.Lock()
 
 
-def _reader(serving: Path, pointer: Pointer) -> duckdb.DuckDBPyConnection:
+def _reader(snapshot: Snapshot) -> duckdb.DuckDBPyConnection:
     """One read-only connection per snapshot and process; callers take a cursor each.
 
     A connection to an older snapshot is dropped, not closed: another thread may still be
     reading through it, and DuckDB closes it once its last cursor is gone.
     """
     with _readers_lock:
-        con = _readers.get(pointer.files)
+        con = _readers.get(snapshot.key)
         if con is None:
             _readers.clear()
-            con = _open(serving, pointer)
-            _readers[pointer.files] = con
+            con = _open(snapshot)
+            _readers[snapshot.key] = con
         return con
 
 
@@ -176,11 +192,10 @@ def read(sql: str, params: dict | list | None = None, *, retry: bool = True) -> 
     delays = list(settings.WAREHOUSE_RETRY_DELAYS) if retry else []
     for attempt in range(len(delays) + 1):
         try:
-            serving = Path(settings.SERVING_PATH)
-            pointer = current_pointer(serving)
-            if pointer is None:
+            snapshot = current()
+            if snapshot is None:
                 return pd.DataFrame()
-            cursor = _reader(serving, pointer).cursor()
+            cursor = _reader(snapshot).cursor()
             try:
                 return cursor.execute(sql, params or []).df()
             finally:
@@ -199,17 +214,28 @@ def read(sql: str, params: dict | list | None = None, *, retry: bool = True) -> 
 
 def snapshot_id() -> str:
     """Changes whenever new data is published: part of every cached response's key."""
-    pointer = current_pointer()
-    return "+".join(pointer.files) if pointer else "empty"
+    snapshot = current()
+    if snapshot is None:
+        return "empty"
+    return "|".join(f"{symbol}:{'+'.join(files)}" for symbol, files in snapshot.key)
 
 
 def published_at() -> int | None:
-    """Epoch ms at which the current snapshot was published (its name says it)."""
-    path = current_snapshot()
-    if path is None:
+    """Epoch ms at which the newest file of the current snapshot was published (its name
+    says it)."""
+    snapshot = current()
+    if snapshot is None:
         return None
-    stamp = datetime.strptime(path.stem.split("-", 1)[1], "%Y%m%dT%H%M%S%f")
-    return int(stamp.replace(tzinfo=UTC).timestamp() * 1000)
+    stamps = [stamp for path in snapshot.paths() if (stamp := _written_at(path)) is not None]
+    return max(stamps) if stamps else None
+
+
+def _written_at(path: Path) -> int | None:
+    try:
+        moment = datetime.strptime(path.stem.split("-", 1)[-1], "%Y%m%dT%H%M%S%f")
+    except ValueError:  # not a name publishing gave
+        return None
+    return int(moment.replace(tzinfo=UTC).timestamp() * 1000)
 
 
 _symbols: dict[str, list[str]] = {}

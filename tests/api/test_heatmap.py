@@ -82,16 +82,16 @@ def test_a_repeated_request_is_served_from_the_cache_until_new_data_is_published
     second = clients["trader"].get(URL, {"timeframe": "3d"}).content
     assert first == second and len(built) == 1  # the second came from the cache
     original = json.loads(first)["metadata"]["confidence"]
-    with warehouse.connect() as con:  # the writer publishes a new snapshot
+    with warehouse.connect("BTCUSDT") as con:  # the writer publishes a new snapshot
         con.execute("UPDATE model_runs SET confidence = 0.42 WHERE model = 'ensemble'")
-        warehouse.publish(con)
+        warehouse.publish(con, "BTCUSDT")
     try:
         third = json.loads(clients["bot"].get(URL, {"timeframe": "3d"}).content)
         assert third["metadata"]["confidence"] == 0.42 and len(built) == 2
     finally:
-        with warehouse.connect() as con:
+        with warehouse.connect("BTCUSDT") as con:
             con.execute("UPDATE model_runs SET confidence = ? WHERE model = 'ensemble'", [original])
-            warehouse.publish(con)
+            warehouse.publish(con, "BTCUSDT")
 
 
 def test_an_explicit_price_step_cannot_exceed_the_cell_budget(served, clients):

@@ -14,9 +14,9 @@ def test_a_broken_snapshot_gets_503_with_retry_after_after_the_retries(
     from heatmaps import warehouse
 
     serving = tmp_path / "serving"
-    serving.mkdir()
-    (serving / "snapshot-broken.duckdb").write_bytes(b"this is not a DuckDB file" * 100)
-    (serving / "current").write_text("snapshot-broken.duckdb")
+    (serving / "BTCUSDT").mkdir(parents=True)
+    (serving / "BTCUSDT" / "snapshot-broken.duckdb").write_bytes(b"not a DuckDB file" * 100)
+    (serving / "BTCUSDT" / "current").write_text("snapshot-broken.duckdb")
     settings.SERVING_PATH = serving
     settings.WAREHOUSE_RETRY_DELAYS = [0.05, 0.15, 0.45]
 
@@ -35,8 +35,8 @@ def test_a_broken_snapshot_gets_503_with_retry_after_after_the_retries(
     assert failure and failure[0]["attempts"] == 4 and failure[0]["exc_info"]
     # once a good snapshot is published again, the API answers
     settings.SERVING_PATH = served[1]
-    with warehouse.connect() as con:
-        warehouse.publish(con)
+    with warehouse.connect("BTCUSDT") as con:
+        warehouse.publish(con, "BTCUSDT")
     assert clients["bot"].get("/api/v1/liquidations/levels").status_code == 200
 
 

@@ -4,6 +4,7 @@ and the zones where the models disagree shaded."""
 from __future__ import annotations
 
 import pytest
+from django.test import override_settings
 from playwright.sync_api import expect
 
 from tests.conftest import build_served_warehouse
@@ -52,12 +53,12 @@ def served_with_disagreement(tmp_path_factory, django_db_blocker):
         duckdb_path, serving = build_served_warehouse(
             tmp_path_factory.mktemp("disagree"), symbols=("BTCUSDT",)
         )
-    with warehouse.connect(duckdb_path) as con:
+    with override_settings(DUCKDB_PATH=duckdb_path), warehouse.connect("BTCUSDT") as con:
         con.execute(
             "UPDATE liquidation_levels SET price_level = price_level * 0.9 "
             "WHERE model = 'trade_clusters' AND side = 'long'"
         )
-        warehouse.publish(con, serving)
+        warehouse.publish(con, "BTCUSDT", serving=serving)
     return duckdb_path, serving
 
 

@@ -181,9 +181,9 @@ def test_a_broken_warehouse_is_explained_with_the_retry_delay(
     page, live_server, dashboard_user, settings, tmp_path
 ):
     broken = tmp_path / "serving"
-    broken.mkdir()
-    (broken / "snapshot-broken.duckdb").write_text("not a database")
-    (broken / "current").write_text("snapshot-broken.duckdb")
+    (broken / "BTCUSDT").mkdir(parents=True)
+    (broken / "BTCUSDT" / "snapshot-broken.duckdb").write_text("not a database")
+    (broken / "BTCUSDT" / "current").write_text("snapshot-broken.duckdb")
     settings.SERVING_PATH, settings.WAREHOUSE_RETRY_DELAYS = broken, []
     log_in(page, live_server, "/heatmap/")
     page.wait_for_selector("#plot[data-state=error]")
