@@ -1,0 +1,40 @@
+"""No look-ahead: what every model says about time t is the same whether its data ends at t or
+days later (the snapshots the API answers ``at=`` from), on the bundled sample."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from models_engine.base import ModelConfig
+from models_engine.registry import MODEL_NAMES, run_models
+from models_engine.units import BAR_MS, DAY_MS, HOUR_MS
+
+from .test_incremental import CELLS, assert_same, market, sample, two_fits  # noqa: F401
+
+pytestmark = pytest.mark.django_db
+
+
+def said_up_to(result, t: int) -> dict[str, pd.DataFrame]:
+    return {
+        "heatmap": result.heatmap[result.heatmap["time_bucket"] <= t],
+        "tier_heatmap": result.tier_heatmap[result.tier_heatmap["time_bucket"] <= t],
+        "predicted": result.predicted[result.predicted["time"] < t],
+    }
+
+
+# 10:00 on the second day of aggTrades (trade_clusters reads them) and 13:35 on the seventh,
+# each under calibrations that change between them
+@pytest.mark.parametrize("offset", [DAY_MS + 10 * HOUR_MS, 6 * DAY_MS + 13 * HOUR_MS + 7 * BAR_MS])
+def test_every_model_says_the_same_of_t_whatever_came_after_it(sample, offset):  # noqa: F811
+    t0 = int(sample["klines"]["open_time"].iloc[0])
+    end = int(sample["klines"]["open_time"].iloc[-1]) + BAR_MS
+    t = t0 + offset
+    config = ModelConfig(schedule=two_fits(t0), price_step=100.0)
+    then = run_models(market(sample, t), MODEL_NAMES, config=config)
+    later = run_models(market(sample, end), MODEL_NAMES, config=config)
+    for name in MODEL_NAMES:
+        known, hindsight = said_up_to(then[name], t), said_up_to(later[name], t)
+        assert_same(known["heatmap"], hindsight["heatmap"], CELLS)
+        assert_same(known["tier_heatmap"], hindsight["tier_heatmap"], [*CELLS, "leverage"])
+        assert_same(known["predicted"], hindsight["predicted"], [*CELLS[1:], "time"])
