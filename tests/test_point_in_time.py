@@ -38,3 +38,27 @@ def test_every_model_says_the_same_of_t_whatever_came_after_it(sample, offset): 
         assert_same(known["heatmap"], hindsight["heatmap"], CELLS)
         assert_same(known["tier_heatmap"], hindsight["tier_heatmap"], [*CELLS, "leverage"])
         assert_same(known["predicted"], hindsight["predicted"], [*CELLS[1:], "time"])
+        known_quality = then[name].snapshot_quality
+        later_quality = later[name].snapshot_quality
+        later_quality = later_quality[later_quality["time_bucket"] <= t].reset_index(drop=True)
+        assert len(known_quality) > 10
+        pd.testing.assert_frame_equal(known_quality, later_quality)
+
+
+def test_the_confidence_at_a_runs_end_is_the_runs_own(sample):  # noqa: F811
+    t0 = int(sample["klines"]["open_time"].iloc[0])
+    config = ModelConfig(schedule=two_fits(t0), price_step=100.0)
+    for end in (t0 + 2 * DAY_MS, t0 + 6 * DAY_MS + 5 * HOUR_MS):
+        results = run_models(market(sample, end), MODEL_NAMES, config=config)
+        for name, result in results.items():
+            last = result.snapshot_quality.iloc[-1]
+            assert last["time_bucket"] == result.as_of == end
+            assert last["price"] == result.current_price
+            if name == "ensemble":  # its members' mean levels at their buckets' centres
+                assert last["confidence"] == pytest.approx(result.confidence, abs=0.01)
+            else:
+                assert last["confidence"] == result.confidence
+                assert last["warnings"] == result.warnings
+            # a day in, with one calibration in force: less sure than at the end
+            first = result.snapshot_quality.iloc[0]
+            assert first["confidence"] < last["confidence"]
