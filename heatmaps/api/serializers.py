@@ -110,14 +110,26 @@ class CumulativeSerializer(serializers.Serializer):
 
 class FreshnessSerializer(serializers.Serializer):
     data_end = serializers.CharField(
-        allow_null=True, help_text="when the symbol's newest candle closes: how far data reaches"
+        allow_null=True,
+        help_text="when the symbol's newest candle closes: how far data reaches (with at=: "
+        "the last candle closed by then)",
     )
-    as_of = serializers.CharField(allow_null=True, help_text="the model's latest snapshot")
+    as_of = serializers.CharField(
+        allow_null=True, help_text="the model's latest snapshot; with at=, the time asked for"
+    )
+    point_in_time = serializers.BooleanField(
+        help_text="true: the answer is as of at=, from what was known then"
+    )
+    snapshot = serializers.CharField(
+        allow_null=True,
+        help_text="the model snapshot the answer was read from: the latest run's end, or "
+        "with at= the hourly snapshot at or before it",
+    )
     published_at = serializers.CharField(
         allow_null=True, help_text="when the warehouse the answer was read from was published"
     )
     age_seconds = serializers.IntegerField(
-        allow_null=True, help_text="seconds from data_end to this answer"
+        allow_null=True, help_text="seconds from data_end to this answer (with at=: to at)"
     )
     stale_after_seconds = serializers.IntegerField()
     stale = serializers.BooleanField(
