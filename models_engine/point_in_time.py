@@ -104,33 +104,26 @@ def ensemble_quality(
     if times is None or len(times) == 0 or any(m.snapshot_quality is None for m in members):
         return empty_quality()
     times = np.asarray(times, dtype=np.int64)
-    first = members[0].snapshot_quality.set_index("time_bucket").reindex(times)
-    price = first["price"].to_numpy(float)
-    confidence = np.stack(
-        [
-            m.snapshot_quality.set_index("time_bucket")["confidence"].reindex(times).to_numpy(float)
-            for m in members
-        ]
-    )
+    price = _by_time(members[0], "price", times).to_numpy(float)
+    confidence = np.stack([_by_time(m, "confidence", times).to_numpy(float) for m in members])
     share = np.asarray(weights, float)
     share = share / np.where(share.sum(axis=0) > 0, share.sum(axis=0), 1.0)
     mean = (confidence * share).sum(axis=0)
     gap, widest = _widest_gaps(members, times, price)
-    member_warnings = [
-        m.snapshot_quality.set_index("time_bucket")["warnings"].reindex(times) for m in members
+    prefixed = [
+        [
+            tuple(f"{labels.get(m.model, m.model)}: {text}" for text in said)
+            if isinstance(said, tuple)
+            else ()
+            for said in _by_time(m, "warnings", times)
+        ]
+        for m in members
     ]
     out_confidence, out_warnings = [], []
     for i in range(len(times)):
         value, warnings = penalize(float(mean[i]), float(gap[i]), widest[i])
         out_confidence.append(round(value, 4))
-        out_warnings.append(
-            tuple(warnings)
-            + tuple(
-                f"{labels.get(m.model, m.model)}: {text}"
-                for m, said in zip(members, member_warnings, strict=True)
-                for text in (said.iloc[i] if isinstance(said.iloc[i], tuple) else ())
-            )
-        )
+        out_warnings.append(tuple(warnings) + sum((said[i] for said in prefixed), ()))
     return pd.DataFrame(
         {
             "time_bucket": times,
@@ -139,6 +132,10 @@ def ensemble_quality(
             "warnings": out_warnings,
         }
     )
+
+
+def _by_time(member, column: str, times: np.ndarray) -> pd.Series:
+    return member.snapshot_quality.set_index("time_bucket")[column].reindex(times)
 
 
 def _widest_gaps(
@@ -154,10 +151,16 @@ def _widest_gaps(
         return gap, side
     spans = means.groupby(["time_bucket", "side"])["level"].agg(["min", "max", "count"])
     spans = spans[spans["count"] > 1].reset_index()
-    at = np.searchsorted(times, spans["time_bucket"].to_numpy(np.int64))
+    stamp = spans["time_bucket"].to_numpy(np.int64)
+    at = np.minimum(np.searchsorted(times, stamp), len(times) - 1)
+    spans = spans[times[at] == stamp]
+    at = at[times[at] == stamp]
     with np.errstate(invalid="ignore", divide="ignore"):
         width = (spans["max"] - spans["min"]).to_numpy(float) / price[at]
-    for i, w, s in zip(at, width, spans["side"], strict=True):
-        if np.isfinite(w) and w > gap[i]:
-            gap[i], side[i] = w, s
-    return gap, side
+    spans = spans.assign(at=at, width=width)
+    spans = spans[np.isfinite(spans["width"]) & (spans["width"] > 0)]
+    widest = spans.sort_values("width", kind="stable").groupby("at").tail(1)
+    gap[widest["at"].to_numpy()] = widest["width"].to_numpy()
+    side = np.full(len(times), None, dtype=object)
+    side[widest["at"].to_numpy()] = widest["side"].to_numpy()
+    return gap, list(side)
