@@ -42,7 +42,9 @@ class MetadataSerializer(serializers.Serializer):
         allow_null=True, help_text="the price range to show first: the candles' range and a margin"
     )
     view_price_max = serializers.FloatField(allow_null=True)
-    as_of = serializers.CharField(allow_null=True)
+    as_of = serializers.CharField(
+        allow_null=True, help_text="the model's latest snapshot; with at=, the time asked for"
+    )
     data_start = serializers.CharField(
         allow_null=True, help_text="first stored column in the window asked for"
     )
@@ -53,7 +55,8 @@ class MetadataSerializer(serializers.Serializer):
         "have left the window)",
     )
     data_reaches = serializers.CharField(
-        allow_null=True, help_text="when the symbol's newest candle closes"
+        allow_null=True,
+        help_text="when the symbol's newest candle closes (with at=: the last closed by then)",
     )
     published_at = serializers.CharField(
         allow_null=True, help_text="when the warehouse this answer was read from was published"
