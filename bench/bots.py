@@ -2,11 +2,8 @@
 
 What it measures
     "A bot that polls every minute for a day costs the server little": 64 bots (``--clients``)
-    ask ``GET /api/v1/trading/signals`` of a real server at once, each with its own user and
-    token, in a closed loop (each sends its next request when the previous answer is read):
-    the worst case of their polls, every bot asking at the same instant, repeated for
-    ``--seconds`` seconds or ``--requests`` requests. Twice, one after the other, on the same
-    server:
+    ask ``GET /api/v1/trading/signals`` of a real server, each with its own user and token and
+    its own connection, in two modes, one after the other, on the same server:
 
     * latest   ``?symbol=BTCUSDT``: the signal now (what a live bot asks every minute);
     * at       ``?symbol=BTCUSDT&at=<minute>``: the signal as of a past minute, each bot
@@ -14,12 +11,22 @@ What it measures
                e.g. a Nautilus Trader client on a simulated clock, asks: no two requests alike,
                so nothing is answered from a cache).
 
-    Per mode: requests, failures (anything but a 200 with a JSON body holding an ``action``:
-    errors, 429s of the throttle, timeouts), p50 / p95 / max latency (from send to the last
-    byte read, ``time.perf_counter``), requests/s, and the CPU seconds of the gunicorn workers
-    per request. From those: what 64 bots polling once a minute for a day (92,160 requests)
-    cost, in CPU seconds of the server and as a share of one core, and their rate as a share
-    of what the server answered here.
+    And two loads per mode:
+
+    * rounds   ``--rounds`` rounds in which every bot asks once at the same instant (a
+               barrier), the next round starting when the last answer is in: the minute's
+               polls of 64 bots that all poll on the minute (their worst case), without the
+               minute between them;
+    * closed   a closed loop (each bot asks again as soon as it has its answer) for
+               ``--seconds`` seconds or ``--requests`` requests: the server saturated, which
+               gives its capacity and its CPU per request.
+
+    Per mode and load: requests, failures (anything but a 200 with a JSON body holding an
+    ``action``: errors, 429s of the throttle, timeouts), p50 / p95 / max latency (from send to
+    the last byte read, ``time.perf_counter``), requests/s, and the CPU milliseconds of the
+    gunicorn workers per request. From the closed loop: what 64 bots polling once a minute for
+    a day (92,160 requests) cost, in CPU seconds of the server and as a share of one core, and
+    their 1.07 requests/s as a share of what the server answered.
 
     The server: ``gunicorn liqsite.wsgi:application``, 2 sync workers on 127.0.0.1, the
     production settings (DEBUG off, token auth, the per-user throttle at its default rate,
@@ -33,7 +40,8 @@ The data
     cache: nothing of the checkout is touched. The at= minutes are those of 2024-01-09.
 
 How to run
-    uv run python bench/bots.py [--clients 64] [--seconds 20] [--requests 5000] [--keep]
+    uv run python bench/bots.py [--clients 64] [--rounds 20] [--seconds 20] [--requests 5000]
+                                [--keep]
 """
 
 from __future__ import annotations
@@ -79,6 +87,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--clients", type=int, default=64, help="bots, each with its token")
     parser.add_argument("--seconds", type=float, default=20.0, help="per mode, at most")
     parser.add_argument("--requests", type=int, default=5000, help="per mode, at most")
+    parser.add_argument("--rounds", type=int, default=20, help="rounds of one poll per bot")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
     parser.add_argument("--keep", action="store_true", help="do not remove the temporary folder")
     return parser.parse_args()
@@ -120,28 +129,45 @@ def paths_for(mode: str, bot: int, bots: int):
     return (at_path(start + k) for k in itertools.count())
 
 
-def run_bots(port: int, mode: str, tokens: list[str], requests: int, seconds: float) -> dict:
-    """One thread and connection per token until ``requests`` are sent or ``seconds`` have
-    passed: (latency s, ok) of every request, the wall time and this process's CPU."""
+def ask(conn: http.client.HTTPConnection, path: str, headers: dict) -> tuple[float, bool]:
+    """(latency s, ok) of one request on ``conn``: ok is a 200 with a signal in its body. A
+    connection that failed is closed (the next request opens a new one)."""
+    started = time.perf_counter()
+    try:
+        conn.request("GET", path, headers=headers)
+        response = conn.getresponse()
+        body = response.read()
+        ok = response.status == 200 and "action" in json.loads(body)
+    except (OSError, http.client.HTTPException, ValueError):
+        ok = False
+        conn.close()
+    return time.perf_counter() - started, ok
+
+
+def run_bots(
+    port: int, mode: str, tokens: list[str], requests: int, seconds: float, rounds: int = 0
+) -> dict:
+    """One thread and connection per token. With ``rounds``: that many rounds in which every
+    bot asks once at the same instant (a barrier), a round starting when the last answer of
+    the previous one is in: a minute's polls, without the minute. Without: a closed loop
+    until ``requests`` are sent or ``seconds`` have passed. Returns (latency s, ok) of every
+    request, the wall time and this process's CPU."""
     tickets = itertools.count()  # next() on it is atomic under the GIL: bounds the total
     deadline = time.perf_counter() + seconds
+    together = threading.Barrier(len(tokens))
     results: list[list[tuple[float, bool]]] = [[] for _ in tokens]
 
     def bot(index: int) -> None:
         headers = {"Authorization": f"Token {tokens[index]}"}
         conn = http.client.HTTPConnection(HOST, port, timeout=30)
         paths = paths_for(mode, index, len(tokens))
-        while next(tickets) < requests and time.perf_counter() < deadline:
-            started = time.perf_counter()
-            try:
-                conn.request("GET", next(paths), headers=headers)
-                response = conn.getresponse()
-                body = response.read()
-                ok = response.status == 200 and "action" in json.loads(body)
-            except (OSError, http.client.HTTPException, ValueError):
-                ok = False
-                conn.close()  # the next request opens a new connection
-            results[index].append((time.perf_counter() - started, ok))
+        if rounds:
+            for _ in range(rounds):
+                together.wait()
+                results[index].append(ask(conn, next(paths), headers))
+        else:
+            while next(tickets) < requests and time.perf_counter() < deadline:
+                results[index].append(ask(conn, next(paths), headers))
         conn.close()
 
     cpu = resource.getrusage(resource.RUSAGE_SELF)
@@ -159,24 +185,18 @@ def run_bots(port: int, mode: str, tokens: list[str], requests: int, seconds: fl
     }
 
 
-def report(mode: str, raw: dict, server_cpu: float, bots: int) -> dict:
+def report(label: str, raw: dict, server_cpu: float) -> dict:
     import numpy as np
 
     latency = np.array([r[0] for r in raw["rows"]]) * 1000
     failed = sum(not r[1] for r in raw["rows"])
     count = len(latency)
     p50, p95 = np.percentile(latency, [50, 95])
-    per_request = server_cpu / count
-    a_day = bots * MINUTES_A_DAY
     print(
-        f"  {mode:<7} {count:>8,} {failed:>7,} {count / raw['wall']:>7.0f} {p50:>8.1f} "
-        f"{p95:>8.1f} {latency.max():>8.1f} {1000 * per_request:>9.1f}"
+        f"  {label:<16} {count:>8,} {failed:>7,} {count / raw['wall']:>7.0f} {p50:>8.1f} "
+        f"{p95:>8.1f} {latency.max():>8.1f} {1000 * server_cpu / count:>9.1f}"
     )
-    return {
-        "mode": mode,
-        "day_cpu": a_day * per_request,
-        "rate_share": (bots / 60) / (count / raw["wall"]),
-    }
+    return {"cpu_per_request": server_cpu / count, "rate": count / raw["wall"]}
 
 
 def serve_and_measure(work: Path, env: dict, tokens: list[str], args) -> None:
@@ -187,6 +207,7 @@ def serve_and_measure(work: Path, env: dict, tokens: list[str], args) -> None:
     log = work / "gunicorn.log"
     print(f"server: {' '.join(command[2:])}")
     server = start_server(command, env, log)
+    bots = len(tokens)
     try:
         wait_ready(server, port, log, SIGNALS, tokens[0])
         for mode in ("latest", "at"):
@@ -194,28 +215,38 @@ def serve_and_measure(work: Path, env: dict, tokens: list[str], args) -> None:
             status, body = get(port, path, tokens[0])
             print(f"{mode}: {status} {body[:160].decode()}...")
         context = multiprocessing.get_context("spawn")
-        summaries = []
+        saturated = {}
         with concurrent.futures.ProcessPoolExecutor(1, mp_context=context) as pool:
+
+            def measure(label: str, mode: str, **load) -> dict:
+                before = workers_cpu_seconds(server.pid)
+                raw = pool.submit(run_bots, port, mode, tokens, **load).result(
+                    timeout=args.seconds + 600
+                )
+                return report(label, raw, workers_cpu_seconds(server.pid) - before)
+
             print(
-                f"\n{len(tokens)} bots at once, closed loop, at most {args.requests:,} requests "
-                f"or {args.seconds:g} s per mode"
+                f"\n{bots} bots: {args.rounds} rounds of one request each at the same instant "
+                f"(a minute's polls), then a closed loop of at most {args.requests:,} requests "
+                f"or {args.seconds:g} s"
             )
-            print("  mode    requests  failed   req/s   p50 ms   p95 ms   max ms  CPU ms/req")
+            print(
+                "  load             requests  failed   req/s   p50 ms   p95 ms   max ms  CPU ms/req"
+            )
             for mode in ("latest", "at"):
                 pool.submit(run_bots, port, mode, tokens, WARMUP_REQUESTS, 10).result(timeout=70)
-                before = workers_cpu_seconds(server.pid)
-                raw = pool.submit(run_bots, port, mode, tokens, args.requests, args.seconds).result(
-                    timeout=args.seconds + 90
+                measure(f"{mode}, rounds", mode, requests=0, seconds=0, rounds=args.rounds)
+                saturated[mode] = measure(
+                    f"{mode}, closed", mode, requests=args.requests, seconds=args.seconds
                 )
-                server_cpu = workers_cpu_seconds(server.pid) - before
-                summaries.append(report(mode, raw, server_cpu, len(tokens)))
-        bots = len(tokens)
         print(f"\n{bots} bots polling once a minute for a day ({bots * MINUTES_A_DAY:,} requests):")
-        for s in summaries:
+        for mode, figures in saturated.items():
+            day_cpu = bots * MINUTES_A_DAY * figures["cpu_per_request"]
             print(
-                f"  {s['mode']:<7} {s['day_cpu']:.0f} CPU s of the server a day "
-                f"({100 * s['day_cpu'] / 86400:.2f} % of one core); their {bots / 60:.2f} "
-                f"requests/s are {100 * s['rate_share']:.1f} % of what it answered here"
+                f"  {mode:<7} {day_cpu:.0f} CPU s of the server a day "
+                f"({100 * day_cpu / 86400:.2f} % of one core); their {bots / 60:.2f} "
+                f"requests/s are {100 * bots / 60 / figures['rate']:.1f} % of what it answered "
+                "in the closed loop"
             )
     finally:
         stop_server(server)
