@@ -3,6 +3,8 @@ days later (the snapshots the API answers ``at=`` from), on the bundled sample."
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pandas as pd
 import pytest
 
@@ -62,3 +64,28 @@ def test_the_confidence_at_a_runs_end_is_the_runs_own(sample):  # noqa: F811
             # a day in, with one calibration in force: less sure than at the end
             first = result.snapshot_quality.iloc[0]
             assert first["confidence"] < last["confidence"]
+
+
+def test_learned_weights_say_the_same_of_t_whatever_came_after_it(sample, sample_served):  # noqa: F811
+    """Learned weights score each member on liquidations realized before each snapshot only."""
+    from heatmaps import warehouse
+
+    t0 = int(sample["klines"]["open_time"].iloc[0])
+    end = int(sample["klines"]["open_time"].iloc[-1]) + BAR_MS
+    with warehouse.connect(sample_served[0]) as con:
+        realized = warehouse.load_realized(con, "BTCUSDT", t0, end)
+    t = t0 + 6 * DAY_MS + 13 * HOUR_MS
+    config = ModelConfig(schedule=two_fits(t0), price_step=100.0)
+
+    def ensemble_to(until: int):
+        data = replace(market(sample, until), realized=realized[realized["time"] < until])
+        return run_models(data, ["ensemble"], learning_days=2, config=config)["ensemble"]
+
+    then, later = ensemble_to(t), ensemble_to(end)
+    assert then.weights != {"binance_standard": 0.5, "funding_adjusted": 0.3, "trade_clusters": 0.2}
+    known, hindsight = said_up_to(then, t), said_up_to(later, t)
+    assert_same(known["heatmap"], hindsight["heatmap"], CELLS)
+    assert_same(known["predicted"], hindsight["predicted"], [*CELLS[1:], "time"])
+    later_quality = later.snapshot_quality
+    later_quality = later_quality[later_quality["time_bucket"] <= t].reset_index(drop=True)
+    pd.testing.assert_frame_equal(then.snapshot_quality, later_quality)
