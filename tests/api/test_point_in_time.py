@@ -180,3 +180,22 @@ def test_a_heatmap_cannot_end_after_its_at(served, clients):
     )
     assert response.status_code == 400
     assert response.json() == {"end": ["end must not be after at"]}
+
+
+def test_at_the_latest_snapshot_the_answer_is_the_latest(served, clients):
+    bot = clients["bot"]
+    latest = bot.get("/api/v1/trading/signals").json()
+    at = bot.get("/api/v1/trading/signals", {"at": latest["as_of"]}).json()
+    same = ("action", "cluster_price", "cluster_notional", "distance_pct", "current_price")
+    assert {k: at[k] for k in same} == {k: latest[k] for k in same}
+    assert at["realized_last_hour"] == latest["realized_last_hour"]
+    assert at["predicted_last_hour"] == pytest.approx(latest["predicted_last_hour"])
+    # the ensemble's disagreement is measured on bucket centres at a snapshot, on levels at a run
+    assert at["confidence"] == pytest.approx(latest["confidence"], abs=0.01)
+
+    query = {"timeframe": "3d", "model": "binance_standard"}
+    now = bot.get("/api/v1/liquidations/heatmap", query).json()
+    then = bot.get("/api/v1/liquidations/heatmap", {**query, "at": latest["as_of"]}).json()
+    for key in ("times", "prices", "long", "short", "candles", "current_price"):
+        assert then[key] == now[key], key
+    assert then["metadata"]["confidence"] == now["metadata"]["confidence"]
