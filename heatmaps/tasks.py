@@ -26,7 +26,7 @@ from heatmaps.models import BacktestRun, Calibration, IngestRun, MarginBrackets,
 from heatmaps.warehouse import checkpoints
 from models_engine import fitting, registry
 from models_engine.backtest import HORIZONS_MS, evaluate
-from models_engine.base import ModelConfig, ModelResult
+from models_engine.base import INVALID_BELOW, ModelConfig, ModelResult
 from models_engine.incremental import StaleState
 from models_engine.market import MarketData, build_bars
 from models_engine.paper_trading import paper_trade as paper_trade_engine
@@ -450,6 +450,18 @@ def _write(
             "weights": None if result.weights is None else json.dumps(result.weights),
         },
     )
+    if result.snapshot_quality is not None:  # the confidence of answers as of a time
+        quality = result.snapshot_quality
+        warehouse.replace_snapshot_quality(
+            con,
+            symbol=symbol,
+            model=result.model,
+            window_start_ms=first,
+            window_end_ms=hi,
+            quality=quality[quality["time_bucket"].between(first, hi)].assign(
+                is_valid=lambda q: q["confidence"] >= INVALID_BELOW
+            ),
+        )
     return {
         "levels": len(levels),
         "heatmap_cells": len(heatmap),

@@ -52,6 +52,15 @@ def rows_since(start_ms: int) -> dict[str, pd.DataFrame]:
         }
 
 
+def quality_since(start_ms: int) -> pd.DataFrame:
+    with warehouse.connect("BTCUSDT") as con:
+        return con.execute(
+            "SELECT model, epoch_ms(time_bucket) AS t, confidence, is_valid, warnings::VARCHAR "
+            "AS warnings FROM snapshot_quality WHERE time_bucket >= epoch_ms(?) ORDER BY ALL",
+            [start_ms],
+        ).df()
+
+
 def runs() -> pd.DataFrame:
     with warehouse.connect("BTCUSDT") as con:
         return con.execute(
@@ -100,6 +109,7 @@ def test_updates_each_minute_leave_what_a_full_calculate_leaves(market, tmp_path
     assert update["window"] == ["2024-01-09T00:00:00", "2024-01-10T02:10:00"]
     assert update["models"]["ensemble"]["heatmap_cells"] > 0
     updated, updated_runs = rows_since(DAY_9), runs()
+    updated_quality = quality_since(DAY_9)
     # one run a day start and model: each update superseded the one before
     assert not updated_runs.duplicated(["model", "start"]).any()
 
@@ -111,6 +121,15 @@ def test_updates_each_minute_leave_what_a_full_calculate_leaves(market, tmp_path
     assert (latest["as_of"] == updated_latest["as_of"]).all()
     assert latest["confidence"].tolist() == updated_latest["confidence"].tolist()
     assert latest["warnings"].map(list).tolist() == updated_latest["warnings"].map(list).tolist()
+    # what answers as of a time say of their confidence (``at=``)
+    full_quality = quality_since(DAY_9)
+    assert len(full_quality) > 20
+    assert updated_quality.drop(columns="confidence").equals(
+        full_quality.drop(columns="confidence")
+    )
+    assert updated_quality["confidence"].to_numpy() == pytest.approx(
+        full_quality["confidence"].to_numpy(), rel=1e-9
+    )
 
     # the updates published recent layers over the first snapshot: the web reads what a copy
     # of everything holds

@@ -39,6 +39,7 @@ SERVED_TABLES = (
     "heatmap_tiers",
     "predicted_liquidations",
     "model_runs",
+    "snapshot_quality",
 )
 _POINTER = "current"
 # each served table's time column: a recent layer holds its symbol's rows from its cut-off on
@@ -51,6 +52,7 @@ SERVED_TIMES: dict[str, str | None] = {
     "heatmap_tiers": "time_bucket",
     "predicted_liquidations": "time",
     "model_runs": None,
+    "snapshot_quality": "time_bucket",
 }
 _SYMBOL = re.compile(r"^[A-Z0-9]{2,20}$")
 
