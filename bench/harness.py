@@ -6,7 +6,6 @@ from __future__ import annotations
 import http.client
 import os
 import secrets
-import socket
 import statistics
 import subprocess
 import sys
@@ -18,6 +17,8 @@ REPO = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"  # servers and clients stay on loopback, never any other address
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
+
+from servers import free_port  # noqa: E402, F401  (the benches' one way to find a port)
 
 
 def django_env(work: Path, **overrides: str) -> dict[str, str]:
@@ -58,12 +59,6 @@ def _already_set() -> dict[str, str]:
 
 
 # --- gunicorn --------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
 
 
 def gunicorn_command(

@@ -1,89 +1,15 @@
-"""Throwaway PostgreSQL and Redis servers on loopback, from Debian's packages (`.ci/run`
-installs them): the scale-out tests run liqmap on them as a team would. A machine without
-them skips those tests, naming the package to install (under .ci/run they fail instead)."""
+"""The scale-out tests' servers (bench/servers.py: PostgreSQL and Redis on loopback, from
+Debian's packages, which `.ci/run` installs). A machine without them skips those tests,
+naming the package to install (under .ci/run they fail instead)."""
 
 from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import tempfile
-import time
-from pathlib import Path
 
 import pytest
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Postgres:
-    """A cluster of its own (trust authentication on 127.0.0.1, no fsync: a test's data)."""
-
-    def __init__(self, bin_dir: Path):
-        self.bin = bin_dir
-        self.root = Path(tempfile.mkdtemp(prefix="liqmap-pg-"))
-        self.port = free_port()
-        # the server refuses to run as root: as root, run it as Debian's postgres user
-        self.as_owner = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        if self.as_owner:
-            self.root.chmod(0o755)
-            shutil.chown(self.root, "postgres")
-        self._run("initdb", "-D", str(self.root / "data"), "-U", "liqmap", "--auth=trust")
-        self.process: subprocess.Popen | None = None
-        self.start()
-
-    def _run(self, tool: str, *args: str) -> None:
-        subprocess.run(
-            [*self.as_owner, str(self.bin / tool), *args], check=True, capture_output=True
-        )
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [
-                *self.as_owner,
-                str(self.bin / "postgres"),
-                "-D",
-                str(self.root / "data"),
-                "-p",
-                str(self.port),
-                "-k",
-                str(self.root),
-                "-h",
-                "127.0.0.1",
-                "-c",
-                "fsync=off",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for _ in range(100):
-            ready = subprocess.run(
-                [str(self.bin / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port)],
-                capture_output=True,
-            )
-            if ready.returncode == 0:
-                return
-            time.sleep(0.1)
-        raise RuntimeError("PostgreSQL did not start")
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()  # a smart shutdown would wait for the clients
-            self.process.wait(timeout=30)
-
-    def database(self, name: str) -> str:
-        """A new empty database; its URL."""
-        self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "liqmap", name)
-        return f"postgres://liqmap@127.0.0.1:{self.port}/{name}"
-
-    def close(self) -> None:
-        self.stop()
-        shutil.rmtree(self.root, ignore_errors=True)
+from bench.servers import Postgres, Redis, postgres_binaries
 
 
 def missing(what: str, package: str) -> None:
@@ -91,11 +17,6 @@ def missing(what: str, package: str) -> None:
     if os.environ.get("LIQMAP_REQUIRE_SERVERS"):  # CI: a skip would hide a broken install
         pytest.fail(reason)
     pytest.skip(reason)
-
-
-def postgres_binaries() -> Path | None:
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
-    return found[-1].parent if found else None
 
 
 @pytest.fixture(scope="session")
@@ -113,20 +34,6 @@ def redis_url():
     binary = shutil.which("redis-server")
     if binary is None:
         missing("Redis", "redis-server")
-    port = free_port()
-    server = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-    )
-    import redis
-
-    client = redis.Redis(port=port)
-    for _ in range(100):
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    yield f"redis://127.0.0.1:{port}"
-    server.terminate()
-    server.wait(timeout=10)
+    server = Redis(binary)
+    yield server.url
+    server.close()
