@@ -64,14 +64,14 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def run_queued(func: str, calls: list[tuple], timeout: float = 1800) -> float:
+def run_queued(func: str, calls: list[tuple], timeout: float = 1800, **kwargs) -> float:
     """Queue ``func`` once per argument tuple, wait until the clusters have run them all;
     return the wall seconds from the first queued to the last finished."""
     from django_q.models import Task
     from django_q.tasks import async_task
 
     started = time.perf_counter()
-    ids = [async_task(func, *args) for args in calls]
+    ids = [async_task(func, *args, **kwargs) for args in calls]
     deadline = time.monotonic() + timeout
     while Task.objects.filter(id__in=ids).count() < len(ids):
         if time.monotonic() > deadline:
@@ -116,7 +116,7 @@ def jobs(workers: int, env: dict, work: Path, args) -> dict:
     running = clusters(workers, env, work / "qcluster.log")
     try:
         ingest = run_queued(
-            "heatmaps.tasks.ingest", [(s, FIRST, LAST, str(args.source)) for s in symbols]
+            "heatmaps.tasks.ingest", [(s, FIRST, LAST) for s in symbols], source=str(args.source)
         )
         calculate = run_queued("heatmaps.tasks.calculate", [(s,) for s in symbols])
     finally:
