@@ -9,6 +9,7 @@ to answer as of a past time). Every public function takes and returns
 times as epoch ms UTC. Callers write ``warehouse.load_market(...)``: the names are here.
 """
 
+from .backup import backup
 from .connection import (
     WarehouseBusy,
     WarehouseError,
@@ -78,6 +79,7 @@ __all__ = [
     "WarehouseBusy",
     "WarehouseError",
     "WarehouseUnavailable",
+    "backup",
     "bar_interval",
     "bars_end",
     "bare_read_csv",
