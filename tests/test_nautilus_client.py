@@ -92,8 +92,9 @@ def backtest(python: Path, server: str, token: str, out: Path, *extra: str, end=
 
 
 def test_the_client_backs_off_and_falls_back_to_wait_on_every_failure(client_python):
-    """401, 429 with Retry-After, 503, a closed port, a timeout: the client's own tests, in
-    its environment, against a loopback server answering each of them."""
+    """The client's own tests, in its environment: 401, 429 and 503 with Retry-After, a closed
+    port and a timeout against a loopback server; the actor live in a TradingNode; the
+    strategy's rules for each action on scripted signals."""
     done = subprocess.run(
         [str(client_python), "-m", "pytest", "-q", "-p", "no:cacheprovider"],
         cwd=CLIENT,
@@ -102,7 +103,7 @@ def test_the_client_backs_off_and_falls_back_to_wait_on_every_failure(client_pyt
         timeout=300,
     )
     assert done.returncode == 0, done.stdout[-3000:]
-    assert re.search(r"\b1\d passed\b", done.stdout), done.stdout[-500:]
+    assert re.search(r"\b\d+ passed in\b", done.stdout), done.stdout[-500:]  # none skipped
 
 
 def test_a_nautilus_backtest_trades_on_the_signals_liqmap_gave_at_each_simulated_hour(

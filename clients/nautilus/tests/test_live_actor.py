@@ -55,7 +55,7 @@ class Recorder(Actor):
 def server():
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Answers)
     httpd.seen = []
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True).start()
     yield httpd
     httpd.shutdown()
     httpd.server_close()
