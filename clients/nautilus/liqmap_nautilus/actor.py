@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import queue
+from collections import deque
 from datetime import UTC, datetime, timedelta
 
 from nautilus_trader.common.actor import Actor
@@ -33,13 +34,17 @@ class LiqmapSignalActorConfig(ActorConfig, frozen=True):
     bar_type: BarType | None = None
     timeout_secs: float = 5.0
     retries: int = 3
+    # the longest Retry-After slept through; longer ones skip polls (publishing WAIT). A
+    # backtest's clock stands still while it waits, so there it waits rather than skip
+    max_wait_secs: float | None = None  # default: 30 s live, 600 s in a backtest
 
 
 class LiqmapSignalActor(Actor):
     def __init__(self, config: LiqmapSignalActorConfig) -> None:
         super().__init__(config)
         self._ready: queue.SimpleQueue = queue.SimpleQueue()
-        self.received: list[LiqmapSignal] = []  # every published signal, for reports and tests
+        # the signals published, for reports and tests (bounded: a live node runs for months)
+        self.received: deque[LiqmapSignal] = deque(maxlen=100_000)
 
     def on_start(self) -> None:
         self.backtest = isinstance(self.clock, TestClock)
@@ -49,6 +54,7 @@ class LiqmapSignalActor(Actor):
             log=self.log,
             timeout=self.config.timeout_secs,
             retries=self.config.retries,
+            max_wait=self.config.max_wait_secs or (600.0 if self.backtest else 30.0),
         )
         if self.config.bar_type is not None:
             # subscribed before the strategy (added first), so handled before it
