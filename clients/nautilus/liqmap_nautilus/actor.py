@@ -1,4 +1,5 @@
-"""An Actor that polls liqmap on a clock timer and publishes each signal on the message bus.
+"""An Actor that polls liqmap (on a clock timer, or on the bars that close on the interval)
+and publishes each signal on the message bus.
 
 Live, the HTTP call runs on Nautilus's executor (a thread) so retries and back-off never block
 the event loop; its result is published from a short drain timer, on the loop's thread.
@@ -56,6 +57,8 @@ class LiqmapSignalActor(Actor):
             retries=self.config.retries,
             max_wait=self.config.max_wait_secs or (600.0 if self.backtest else 30.0),
         )
+        if not self.backtest:
+            self.clock.set_timer("liqmap-drain", timedelta(seconds=1), callback=self._drain)
         if self.config.bar_type is not None:
             # subscribed before the strategy (added first), so handled before it
             self.subscribe_bars(self.config.bar_type)
@@ -70,8 +73,6 @@ class LiqmapSignalActor(Actor):
         )
         if first > now:
             self._poll()
-        if not self.backtest:
-            self.clock.set_timer("liqmap-drain", timedelta(seconds=1), callback=self._drain)
 
     def on_bar(self, bar) -> None:
         if bar.ts_event % (self.config.interval_secs * 1_000_000_000) == 0:
@@ -91,7 +92,9 @@ class LiqmapSignalActor(Actor):
     def _fetch(self, now_ns: int) -> None:
         at = self.clock.utc_now() if self.backtest else None
         requested = iso_utc(self.clock.utc_now())
-        self._ready.put((now_ns, requested, self.client.signal(self.config.symbol, at)))
+        self._ready.put(
+            (now_ns, requested, self.client.signal(self.config.symbol, at, self.config.model))
+        )
 
     def _drain(self, event=None) -> None:
         while not self._ready.empty():

@@ -41,6 +41,8 @@ class LiqmapTrendConfig(StrategyConfig, frozen=True):
 
 class LiqmapTrend(Strategy):
     def __init__(self, config: LiqmapTrendConfig) -> None:
+        if config.on_block not in ("flat", "hold"):
+            raise ValueError(f"on_block is 'flat' or 'hold', not {config.on_block!r}")
         super().__init__(config)
         self.closes: deque[float] = deque(maxlen=config.lookback)
         self.signal: LiqmapSignal | None = None
