@@ -53,6 +53,7 @@ bench: install
 	$(RUN) python bench/compute.py
 	$(RUN) python bench/incremental.py
 	$(RUN) python bench/api.py
+	$(RUN) python bench/bots.py
 	$(RUN) python bench/first_draw.py
 	$(RUN) python bench/accuracy.py $(SAMPLE)
 

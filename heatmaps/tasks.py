@@ -25,7 +25,7 @@ from heatmaps.binance.unpack import csv_inside, first_line
 from heatmaps.models import BacktestRun, Calibration, IngestRun, MarginBrackets, WeightConfig
 from models_engine import fitting, registry
 from models_engine.backtest import HORIZONS_MS, evaluate
-from models_engine.base import ModelConfig, ModelResult
+from models_engine.base import INVALID_BELOW, ModelConfig, ModelResult
 from models_engine.market import MarketData, build_bars
 from models_engine.paper_trading import paper_trade as paper_trade_engine
 from models_engine.paper_trading import signal_history
@@ -347,6 +347,18 @@ def _write(con, symbol: str, result: ModelResult, lo: int, hi: int) -> dict:
             "weights": None if result.weights is None else json.dumps(result.weights),
         },
     )
+    if result.snapshot_quality is not None:  # the confidence of answers as of a time
+        quality = result.snapshot_quality
+        warehouse.replace_snapshot_quality(
+            con,
+            symbol=symbol,
+            model=result.model,
+            window_start_ms=lo,
+            window_end_ms=hi,
+            quality=quality[quality["time_bucket"].between(lo, hi)].assign(
+                is_valid=lambda q: q["confidence"] >= INVALID_BELOW
+            ),
+        )
     return {
         "levels": len(levels),
         "heatmap_cells": len(heatmap),

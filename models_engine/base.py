@@ -108,6 +108,9 @@ class ModelResult:
     snapshot_times: np.ndarray | None = None
     weights: Mapping[str, float] | None = None  # the ensemble's member weights at as_of
     state: object | None = None  # incremental.LedgerState to continue from (when asked for)
+    # per snapshot time: what the model would have reported had its data ended then
+    # (point_in_time.QUALITY_COLUMNS: time_bucket, price, confidence, warnings)
+    snapshot_quality: pd.DataFrame | None = None
 
     @property
     def is_valid(self) -> bool:

@@ -24,6 +24,7 @@ from .base import (
 from .learned_weights import hourly_precision, learned_weights
 from .ledger import is_long
 from .market import MarketData
+from .point_in_time import ensemble_quality
 from .snapshots import empty_snapshots, snapshot_frame
 
 DISAGREEMENT_LIMIT = 0.05
@@ -70,6 +71,12 @@ def disagreement(members: list[ModelResult], price: float) -> tuple[float, str |
 def combined_confidence(members: list[ModelResult], weights: list[float], price: float):
     confidence = float(np.average([m.confidence for m in members], weights=weights))
     gap, side = disagreement(members, price)
+    return cut_by_disagreement(confidence, gap, side)
+
+
+def cut_by_disagreement(confidence: float, gap: float, side: str | None):
+    """The members' mean confidence cut when their mean levels on ``side`` differ by ``gap``
+    (a share of the price) beyond DISAGREEMENT_LIMIT; and the warnings that go with it."""
     warnings = []
     if gap > DISAGREEMENT_LIMIT:
         confidence = min(confidence, 0.69) * (DISAGREEMENT_LIMIT / gap) ** 0.5
@@ -216,6 +223,7 @@ def combine(
         for k in ("opened", "closed", "expired", "consumed", "pending")
     }
     labels = labels or {}
+    quality = ensemble_quality(members, per_time, cut_by_disagreement, labels)
     member_warnings = [
         f"{labels.get(m.model, m.model)}: {text}" for m in members for text in m.warnings
     ]
@@ -233,6 +241,7 @@ def combine(
         as_of=reference.as_of,
         totals=totals,
         weights={m.model: round(float(wi), 4) for m, wi in zip(members, w, strict=True)},
+        snapshot_quality=quality,
     )
 
 

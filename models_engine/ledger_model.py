@@ -22,6 +22,7 @@ from .calibration import long_share, opening_features
 from .incremental import Advance, LedgerState, StaleState, advance, empty_book, new_bars
 from .ledger import outflows, pending_levels
 from .market import Bars, MarketData, build_bars, slice_bars
+from .point_in_time import bar_flags, snapshot_quality
 from .snapshots import empty_snapshots
 from .units import DAY_MS
 
@@ -180,7 +181,14 @@ class LedgerModel(AbstractLiquidationModel):
             current_price=float(bars.close[-1]),
             as_of=end,
             totals=totals,
+            snapshot_quality=snapshot_quality(
+                self._confidence_at(bars, market, config.schedule), bars, market, snapshots
+            ),
         )
+
+    def _confidence_at(self, bars: Bars, market: MarketData, schedule):
+        """``_confidence`` as a function of (end, counts): a run's ending at that time."""
+        return lambda end, counts: self._confidence(bars, market, schedule, end, counts)
 
     def _confidence(
         self, bars: Bars, market: MarketData, schedule, end: int, counts=None
@@ -205,8 +213,7 @@ class LedgerModel(AbstractLiquidationModel):
         """``run`` from ``state`` (None: from the first bar): the days that completed since it
         advance the state, the current UTC day is valued from its start. The next state is the
         one at the start of the current day, so an update recomputes today's bars (at most a
-        day of them, and the pending rows): a model whose rows depend on their whole day (trade
-        clusters share a day's openings over its trades) continues exactly like the others."""
+        day of them, and the pending rows)."""
         missing = self.missing_inputs(market)
         every = build_bars(market)
         if state is None:
@@ -230,12 +237,18 @@ class LedgerModel(AbstractLiquidationModel):
         bars = new_bars(state, every)
         today = day_start(bars)
         done, current = slice_bars(bars, 0, today), slice_bars(bars, today, len(bars))
-        steps = []
-        if len(done) or not len(current):
-            steps.append(self._advance(state, done, market, config))
-            state = steps[-1].state
-        if len(current):
-            steps.append(self._advance(state, current, market, config))
+        parts = ([done] if len(done) or not len(current) else []) + (
+            [current] if len(current) else []
+        )
+        steps, qualities = [], []
+        for part in parts:
+            before = state
+            steps.append(self._advance(before, part, market, config))
+            confidence_at = self._confidence_at(part, market, config.schedule)
+            times = steps[-1].snapshot_times
+            qualities.append(snapshot_quality(confidence_at, part, market, times, before.counts))
+            if part is done:
+                state = steps[-1].state
         adv = steps[-1]
         step = state.price_step
         end = adv.state.end
@@ -259,20 +272,13 @@ class LedgerModel(AbstractLiquidationModel):
             as_of=end,
             totals=adv.totals,
             state=state,
+            snapshot_quality=pd.concat(qualities, ignore_index=True),
         )
 
 
 def bar_counts(bars: Bars, market: MarketData) -> np.ndarray:
     """Bars, with open interest, traded, with mark price, with aggTrades in ``market``."""
-    with_trades = 0
-    if market.has("trades") and len(bars):
-        index = (market.trades["transact_time"].to_numpy(np.int64) - bars.open_time[0]) // (
-            bars.bar_ms
-        )
-        with_trades = len(np.unique(index[(index >= 0) & (index < len(bars))]))
-    return np.array(
-        [len(bars), bars.has_oi.sum(), bars.traded.sum(), bars.has_mark.sum(), with_trades]
-    )
+    return bar_flags(bars, market).sum(axis=0)
 
 
 def day_start(bars: Bars) -> int:

@@ -9,15 +9,17 @@ has already reached are consumed, and positions close and expire like every othe
 ledger.
 
 Trades say *where* positions were opened; how much was opened is the calibration's, as for
-model A: each UTC day's openings (its opening features, per side) are shared out over that
-day's large trades in proportion to their notional. Where aggTrades do not cover a bar (the
-archive's trades are large, so few days are usually loaded) each bar's taker flow stands in:
-taker-buy notional as longs, taker-sell as shorts, scaled to the share of volume the day's
-large trades carry.
+model A: each bar's openings (its opening features) are shared out over that bar's large trades
+in proportion to their notional. Where aggTrades do not cover a bar (the archive's trades are
+large, so few days are usually loaded) the bar's taker flow stands in: taker-buy notional as
+longs, taker-sell as shorts, scaled to the share of notional the large trades of that UTC day
+so far carried.
 
-Everything here is decided within a UTC day (which trades are large, the flow's scale, the
-sharing), never across days: a run continued from the start of the day (``incremental``)
-recomputes that day alone and equals a full recompute.
+Point in time: everything a bar's rows depend on is known when the bar closes (which of its
+trades are large is decided among the bar's own trades, the flow's scale from the day's trades
+up to it), so the snapshot at t never depends on a trade after t, and a run continued from the
+start of the day (``incremental``) equals a full recompute. (Deciding per UTC day, as this
+model once did, let a 10:00 snapshot depend on the trades of that afternoon.)
 """
 
 from __future__ import annotations
@@ -32,43 +34,42 @@ from .market import Bars, MarketData
 from .units import DAY_MS
 
 
-def large_trades(trades, top_fraction: float) -> tuple[np.ndarray, np.ndarray]:
-    """Which trades are large (their notional in the top ``top_fraction`` of their UTC day's
-    trades), and every trade's notional (USDT)."""
-    notional = trades["price"].to_numpy(float) * trades["quantity"].to_numpy(float)
+def large_trades(notional: np.ndarray, bar: np.ndarray, top_fraction: float) -> np.ndarray:
+    """Which trades are large: their notional (USDT) in the top ``top_fraction`` of the trades
+    of their own bar (``bar``: each trade's bar index), so known when the bar closes."""
     if len(notional) == 0:
-        return np.zeros(0, dtype=bool), notional
-    day = trades["transact_time"].to_numpy(np.int64) // DAY_MS
-    days, day = np.unique(day, return_inverse=True)
-    order = np.lexsort((notional, day))
+        return np.zeros(0, dtype=bool)
+    bars, group = np.unique(bar, return_inverse=True)
+    order = np.lexsort((notional, group))
     ranked = notional[order]
-    count = np.bincount(day, minlength=len(days))
+    count = np.bincount(group, minlength=len(bars))
     first = np.r_[0, np.cumsum(count)[:-1]]
-    # the day's quantile, interpolated linearly between order statistics (numpy's default)
+    # the bar's quantile, interpolated linearly between order statistics (numpy's default)
     position = (count - 1) * (1 - top_fraction)
     below = np.floor(position).astype(np.int64)
     above = np.minimum(below + 1, count - 1)
     lower, upper = ranked[first + below], ranked[first + above]
     threshold = lower + (upper - lower) * (position - below)
-    return notional >= threshold[day], notional
+    return notional >= threshold[group]
 
 
-def daily_features(bars: Bars, bar: np.ndarray, size: np.ndarray) -> np.ndarray:
-    """Each opening's share of its day's openings by ``size`` (its side is the trade's own),
-    times the opening features of that day: (openings, FEATURES), USDT."""
-    utc_day = bars.open_time // DAY_MS
-    day_of_bar = utc_day - (utc_day[0] if len(bars) else 0)
-    days = int(day_of_bar[-1]) + 1 if len(bars) else 1
-    features = opening_features(bars)
-    totals = np.stack(
-        [np.bincount(day_of_bar, features[:, f], minlength=days) for f in range(features.shape[1])],
-        axis=1,
-    )
-    day = day_of_bar[bar]
-    have = np.bincount(day, size, minlength=days)
+def day_so_far(values: np.ndarray, utc_day: np.ndarray) -> np.ndarray:
+    """Per bar, the sum of ``values`` over its UTC day's bars up to and including it."""
+    running = np.r_[0.0, np.cumsum(values)]
+    day_start = np.searchsorted(utc_day, utc_day, side="left")
+    return running[1:] - running[day_start]
+
+
+def shared_in_bar(features: np.ndarray, bar: np.ndarray, size: np.ndarray) -> np.ndarray:
+    """Each opening's share of its bar's openings by ``size`` (its side is the trade's own),
+    times the bar's opening features: (openings, FEATURES), USDT.
+
+    features : (bars, FEATURES), ``calibration.opening_features``; bar : each opening's bar.
+    """
+    have = np.bincount(bar, size, minlength=len(features))
     with np.errstate(invalid="ignore", divide="ignore"):
-        weight = np.where(have[day] > 0, size / have[day], 0.0)
-    return weight[:, None] * totals[day]
+        weight = np.where(have[bar] > 0, size / have[bar], 0.0)
+    return weight[:, None] * features[bar]
 
 
 class TradeClustersModel(LedgerModel):
@@ -81,7 +82,7 @@ class TradeClustersModel(LedgerModel):
         covered = np.zeros(len(bars), dtype=bool)
         parts = []
         utc_day = bars.open_time // DAY_MS
-        # the share of notional the day's large trades carry (days without trades: the fraction)
+        # the share of notional large trades carry (days without trades: the fraction)
         flow_scale = np.full(len(bars), config.trade_top_fraction)
         if market.has("trades"):
             t0, bar_ms = bars.open_time[0], bars.bar_ms
@@ -90,15 +91,14 @@ class TradeClustersModel(LedgerModel):
             inside = (index >= 0) & (index < len(bars))
             trades, index = trades[inside], index[inside]
             covered[np.unique(index)] = True
-            large, all_notional = large_trades(trades, config.trade_top_fraction)
-            day = utc_day[index] - utc_day[0]
-            days = int(utc_day[-1] - utc_day[0]) + 1
-            total = np.bincount(day, all_notional, minlength=days)
-            carried = np.bincount(day[large], all_notional[large], minlength=days)
+            all_notional = trades["price"].to_numpy(float) * trades["quantity"].to_numpy(float)
+            large = large_trades(all_notional, index, config.trade_top_fraction)
+            total = day_so_far(np.bincount(index, all_notional, minlength=len(bars)), utc_day)
+            carried = day_so_far(
+                np.bincount(index[large], all_notional[large], minlength=len(bars)), utc_day
+            )
             known = total > 0
-            share = np.full(days, config.trade_top_fraction)
-            share[known] = carried[known] / total[known]
-            flow_scale = share[utc_day - utc_day[0]]
+            flow_scale[known] = carried[known] / total[known]
             big, big_index = trades[large], index[large]
             notional = all_notional[large]
             parts.append(
@@ -137,7 +137,7 @@ class TradeClustersModel(LedgerModel):
             bar,
             is_long,
             entry,
-            daily_features(bars, bar, notional),
+            shared_in_bar(opening_features(bars), bar, notional),
             bars,
             config,
             position_notional=np.maximum(size, 1.0),

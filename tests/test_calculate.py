@@ -164,5 +164,11 @@ def test_recalculating_recent_days_keeps_positions_opened_long_before(loaded):
     tasks.calculate_recent("BTCUSDT", days=1)  # what the hourly job does
 
     again = rows(loaded, last_day)
-    assert [r[:3] for r in again] == [r[:3] for r in full]
-    assert [r[3] for r in again] == pytest.approx([r[3] for r in full], rel=1e-9)
+    # cell by cell; a cell whose cohorts have all gone may keep a residue of rounding (1e-10
+    # USDT on millions) in one run and none in the other: a missing cell counts as 0
+    before, after = ({r[:3]: r[3] for r in table} for table in (full, again))
+    cells = sorted(before.keys() | after.keys())
+    assert len(cells) > 1000
+    assert [after.get(c, 0.0) for c in cells] == pytest.approx(
+        [before.get(c, 0.0) for c in cells], rel=1e-9, abs=1e-6
+    )

@@ -105,6 +105,10 @@ def continue_and_compare(sample, model, config, start: int, ends: list[int], che
     assert_same(
         full.predicted[full.predicted["time"] >= checkpoint], predicted, CELLS[1:] + ["time"]
     )
+    # what the model would have reported at each snapshot (answers "as of t")
+    quality = latest(steps, prior_ends, "snapshot_quality", "time_bucket")
+    expected = full.snapshot_quality[full.snapshot_quality["time_bucket"] > checkpoint]
+    pd.testing.assert_frame_equal(expected.reset_index(drop=True), quality, check_exact=False)
     for k in checks:
         whole = model(config).run(market(sample, ends[k])) if k < len(ends) - 1 else full
         assert_same(whole.levels, steps[k].levels, ["side", "leverage", "price_bucket"])

@@ -3,6 +3,8 @@ that names it."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from rest_framework import serializers
 
 from heatmaps import warehouse
@@ -65,15 +67,53 @@ class ModelParams(SymbolParams):
     model = serializers.ChoiceField(choices=registry.MODEL_NAMES, default="ensemble")
 
 
+class AtParams(Params):
+    """``at``: answer as the endpoint would have at that time (bots backtest with it)."""
+
+    at = serializers.DateTimeField(
+        required=False,
+        help_text="ISO 8601 (without a zone: UTC): answer as it would have been given at that "
+        "time, from the data and calibrations available then (the model's hourly snapshot "
+        "at or before it, the last candle closed by it); between the model's first snapshot "
+        "and the symbol's last candle close (else 400); default: the latest",
+    )
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        at = attrs.get("at")
+        if at is None or "symbol" not in attrs:
+            return attrs
+        symbol, model = attrs["symbol"], attrs.get("model", "ensemble")
+        span, end = warehouse.snapshot_span(symbol, model), warehouse.data_end(symbol)
+        if span is None or end is None:
+            raise serializers.ValidationError(
+                {"at": f"{model} has no snapshots of {symbol} to answer from: run calculate"}
+            )
+        at_ms = int(at.timestamp() * 1000)
+        if not span[0] <= at_ms <= end:
+            raise serializers.ValidationError(
+                {
+                    "at": f"at must be between {_iso(span[0])} and {_iso(end)} ({model}'s first "
+                    f"snapshot of {symbol} and its last candle's close)"
+                }
+            )
+        return attrs
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 class RangeMixin:
     def validate(self, attrs):
+        attrs = super().validate(attrs)
         start, end = attrs.get("start"), attrs.get("end")
         if start and end and start >= end:
             raise serializers.ValidationError({"start": "start must be before end"})
         return attrs
 
 
-class HeatmapParams(RangeMixin, ModelParams):
+class HeatmapParams(RangeMixin, AtParams, ModelParams):
     timeframe = serializers.ChoiceField(choices=list(TIMEFRAMES_MS), default="1d")
     start = serializers.DateTimeField(
         required=False, help_text="ISO 8601, before end; overrides timeframe"
@@ -112,13 +152,16 @@ class HeatmapParams(RangeMixin, ModelParams):
 
     def validate(self, attrs):
         attrs = super().validate(attrs)
+        at, end = attrs.get("at"), attrs.get("end")
+        if at is not None and end is not None and end > at:
+            raise serializers.ValidationError({"end": "end must not be after at"})
         low, high = attrs.get("price_min"), attrs.get("price_max")
         if low is not None and high is not None and low >= high:
             raise serializers.ValidationError({"price_min": "price_min must be below price_max"})
         return attrs
 
 
-class LevelsParams(ModelParams):
+class LevelsParams(AtParams, ModelParams):
     leverage = serializers.ChoiceField(choices=LEVERAGE_TIERS, required=False)
 
 
@@ -132,5 +175,5 @@ class HistoryParams(RangeMixin, SymbolParams):
     limit = serializers.IntegerField(default=1000, min_value=1, max_value=10_000)
 
 
-class SignalParams(ModelParams):
+class SignalParams(AtParams, ModelParams):
     pass

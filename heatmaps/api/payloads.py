@@ -24,7 +24,7 @@ from models_engine.heatmap import (
     to_matrices,
 )
 from models_engine.signals import trading_signal
-from models_engine.units import DAY_MS, HOUR_MS
+from models_engine.units import BAR_MS, DAY_MS, HOUR_MS
 
 from .params import TIMEFRAMES_MS
 
@@ -61,6 +61,39 @@ def _run_or_empty(symbol: str, model: str) -> dict:
     return run
 
 
+def _run_at(symbol: str, model: str, at: datetime | None) -> dict | None:
+    """The run an answer reads: the latest, or with ``at`` what the model would have
+    answered then (the params made sure it has a snapshot at or before ``at``).
+
+    As of a time: the pending map is the last hourly snapshot at or before it (computed by
+    causal models under the calibration in force then, which was fitted on earlier data
+    only), its confidence and warnings those a run ending at that snapshot would have
+    reported (``snapshot_quality``: ``model_runs`` keeps only the latest run's, raised by the
+    data after it), the price the close of the last candle closed by ``at``. The price grid
+    is the latest run's (see README, *Point in time*).
+    """
+    latest = _run_or_empty(symbol, model)
+    if at is None:
+        return {**latest, "snapshot": latest["as_of"], "at": None}
+    at_ms = to_ms(at)
+    snapshot = warehouse.snapshot_at(symbol, model, at_ms)
+    if snapshot is None:
+        return None
+    close = warehouse.close_at(symbol, at_ms)
+    return {
+        **latest,
+        "as_of": at_ms,
+        "snapshot": snapshot["time"],
+        "at": at_ms,
+        "data_end": close[1] if close else None,
+        "current_price": close[0] if close else None,
+        "confidence": snapshot["confidence"],
+        "is_valid": snapshot["is_valid"],
+        "warnings": snapshot["warnings"],
+        "weights": None,
+    }
+
+
 def heatmap(
     symbol: str,
     model: str,
@@ -72,17 +105,22 @@ def heatmap(
     price_max: float | None = None,
     leverage: list[float] | None = None,
     since: datetime | None = None,
+    at: datetime | None = None,
 ) -> dict:
     """The pending heatmap on the planned grid; with ``since``, only the grid's columns after
-    it (a live page appends them to what it shows)."""
-    run = _run_or_empty(symbol, model)
+    it (a live page appends them to what it shows); with ``at``, as it was then (``_run_at``):
+    the window ends at ``at`` and the candles are those closed by it."""
+    run = _run_at(symbol, model, at)
+    closed_by = run["at"]
     # the per-tier heatmap is stored on wider buckets: a leverage filter cannot go finer
     base_step = float(run["tier_price_step"] if leverage else run["price_step"])
     end_ms = to_ms(end) if end is not None else (run["as_of"] or 0)
     start_ms = to_ms(start) if start is not None else end_ms - TIMEFRAMES_MS[timeframe]
     extent = warehouse.heatmap_extent(symbol, model, start_ms, end_ms)
     # one bucket over the whole window: the candles' low and high
-    window = warehouse.candles(symbol, start_ms, end_ms + 1, max(end_ms + 1 - start_ms, 1))
+    window = warehouse.candles(
+        symbol, start_ms, end_ms + 1, max(end_ms + 1 - start_ms, 1), closed_by
+    )
     traded = (window["low"].min(), window["high"].max()) if len(window) else None
     grid = plan_grid(
         start_ms,
@@ -98,7 +136,7 @@ def heatmap(
     if since is not None:
         times = times[times > to_ms(since)]
     ohlc = (
-        warehouse.candles(symbol, int(times[0]), int(times[-1]) + bucket, bucket)
+        warehouse.candles(symbol, int(times[0]), int(times[-1]) + bucket, bucket, closed_by)
         if len(times)
         else pd.DataFrame(columns=["time", "open", "high", "low", "close"])
     )
@@ -153,7 +191,7 @@ def heatmap(
             "data_end": iso(extent[1]),
             "covers_window": grid.covers_window,
             "window_start": iso(grid.times[0]) if len(grid.times) else None,
-            "data_reaches": iso(warehouse.data_end(symbol)),
+            "data_reaches": iso(warehouse.data_end(symbol) if at is None else run["data_end"]),
             "published_at": iso(warehouse.published_at()),
         },
     }
@@ -162,20 +200,27 @@ def heatmap(
 def freshness(symbol: str, run: dict) -> dict:
     """How fresh an answer is: how far the symbol's data reaches, when the model last ran and
     the warehouse was last published, and whether the data is older than a live feed allows
-    (FEED_STALE_SECONDS; never for the bundled sample, which is history by design)."""
-    end = warehouse.data_end(symbol)
-    age = None if end is None else max(0, (time.time_ns() // 1_000_000 - end) // 1000)
+    (FEED_STALE_SECONDS; never for the bundled sample, which is history by design).
+
+    As of a time (``run["at"]``) it describes that time: the data reached the last candle
+    closed by then, the age is counted to it, and the feeds' state (now's) does not make it
+    stale; published_at and the feed fields still describe the server now."""
+    at = run.get("at")
+    end = warehouse.data_end(symbol) if at is None else run["data_end"]
+    now = time.time_ns() // 1_000_000 if at is None else at
+    age = None if end is None else max(0, (now - end) // 1000)
     live = not sample_data.is_sample()
     fed = feeds.freshness(symbol)
+    lagging = bool(fed["lagging"]) and at is None
     return {
         "data_end": iso(end),
         "as_of": iso(run["as_of"]),
+        "point_in_time": at is not None,
+        "snapshot": iso(run["snapshot"]),
         "published_at": iso(warehouse.published_at()),
         "age_seconds": age,
         "stale_after_seconds": settings.FEED_STALE_SECONDS,
-        "stale": bool(
-            live and (age is not None and age > settings.FEED_STALE_SECONDS or fed["lagging"])
-        ),
+        "stale": bool(live and (age is not None and age > settings.FEED_STALE_SECONDS or lagging)),
         "live": live,
         "lagging_feeds": fed["lagging"],
         "recorder_down": fed["recorder_down"],
@@ -207,9 +252,17 @@ def _level_dicts(frame: pd.DataFrame) -> list[dict]:
     ]
 
 
-def levels(symbol: str, model: str, leverage: int | None = None) -> dict:
-    run = _run_or_empty(symbol, model)
-    frame = warehouse.levels(symbol, model, leverage)
+def levels(
+    symbol: str, model: str, leverage: int | None = None, at: datetime | None = None
+) -> dict:
+    """The pending levels: the latest run's, or with ``at`` those of the hourly per-tier
+    snapshot at or before it (``_run_at``)."""
+    run = _run_at(symbol, model, at)
+    frame = (
+        warehouse.levels(symbol, model, leverage)
+        if at is None
+        else _snapshot_levels(symbol, model, run, leverage)
+    )
     price = run["current_price"]
     cumulative = {}
     for side, descending in (("long", True), ("short", False)):
@@ -225,13 +278,30 @@ def levels(symbol: str, model: str, leverage: int | None = None) -> dict:
         "symbol": symbol,
         "model": model,
         "current_price": price,
-        "timestamp": iso(frame["timestamp"].max()) if len(frame) else iso(run["as_of"]),
+        "timestamp": iso(frame["timestamp"].max()) if len(frame) else iso(run["snapshot"]),
         "levels": _level_dicts(frame),
         "cumulative": cumulative,
         "confidence": float(run["confidence"]),
         "warnings": run["warnings"],
         "freshness": freshness(symbol, run),
     }
+
+
+def _snapshot_levels(symbol: str, model: str, run: dict, leverage: int | None) -> pd.DataFrame:
+    """Levels as of a time, from the per-tier snapshot: ``liquidation_levels`` keeps only the
+    latest run's (a copy per hourly snapshot would multiply the largest table by the hours of
+    history), while ``heatmap_tiers`` already holds every hour's pending notional per side and
+    tier, on buckets ``tier_price_step`` wide (5 stored steps: $500 for BTC). So a level as of
+    a time is a tier bucket, priced at its centre, coarser than the latest levels."""
+    step = float(run["tier_price_step"])
+    tiers = warehouse.snapshot_levels(
+        symbol, model, run["snapshot"], None if leverage is None else float(leverage)
+    )
+    return tiers.assign(
+        price_level=tiers["price_bucket"] + step / 2,
+        confidence=float(run["confidence"]),
+        timestamp=run["snapshot"],
+    )
 
 
 def compare_models(symbol: str) -> dict:
@@ -300,15 +370,26 @@ def history(
     }
 
 
-def signal(symbol: str, model: str, min_cluster_notional: float = 0.0) -> dict:
-    run = _run_or_empty(symbol, model)
+def signal(
+    symbol: str, model: str, min_cluster_notional: float = 0.0, at: datetime | None = None
+) -> dict:
+    """The signal now, or with ``at`` as it would have been then: the clusters of the
+    snapshot at or before ``at``, the close of the last candle closed by it, the liquidations
+    realized in the hour to it, the model's consumption predicted for the bars closed by it,
+    and the ensemble's confidence at that snapshot."""
+    run = _run_at(symbol, model, at)
     # WAIT follows the ensemble's confidence (DESIGN §6), whichever model places the clusters
-    ensemble = run if model == "ensemble" else warehouse.latest_run(symbol, "ensemble") or run
-    frame = warehouse.levels(symbol, model)
-    as_of = run["as_of"] or 0
-    realized = warehouse.realized_total(symbol, as_of - HOUR_MS, as_of)
-    predicted = warehouse.predicted_total(symbol, model, as_of - HOUR_MS, as_of)
-    day = warehouse.realized_total(symbol, as_of - DAY_MS, as_of)
+    if at is None:
+        ensemble = run if model == "ensemble" else warehouse.latest_run(symbol, "ensemble") or run
+        frame = warehouse.levels(symbol, model)
+    else:
+        ensemble = run if model == "ensemble" else _run_at(symbol, "ensemble", at) or run
+        frame = warehouse.snapshot_buckets(symbol, model, run["snapshot"])
+    now = run["as_of"] or 0
+    closed = now // BAR_MS * BAR_MS  # predictions are per bar: those of the bars closed by now
+    realized = warehouse.realized_total(symbol, now - HOUR_MS, now)
+    predicted = warehouse.predicted_total(symbol, model, closed - HOUR_MS, closed)
+    day = warehouse.realized_total(symbol, now - DAY_MS, now)
     price = run["current_price"] if run["current_price"] is not None else float("nan")
     result = trading_signal(
         frame,

@@ -42,7 +42,9 @@ class MetadataSerializer(serializers.Serializer):
         allow_null=True, help_text="the price range to show first: the candles' range and a margin"
     )
     view_price_max = serializers.FloatField(allow_null=True)
-    as_of = serializers.CharField(allow_null=True)
+    as_of = serializers.CharField(
+        allow_null=True, help_text="the model's latest snapshot; with at=, the time asked for"
+    )
     data_start = serializers.CharField(
         allow_null=True, help_text="first stored column in the window asked for"
     )
@@ -53,7 +55,8 @@ class MetadataSerializer(serializers.Serializer):
         "have left the window)",
     )
     data_reaches = serializers.CharField(
-        allow_null=True, help_text="when the symbol's newest candle closes"
+        allow_null=True,
+        help_text="when the symbol's newest candle closes (with at=: the last closed by then)",
     )
     published_at = serializers.CharField(
         allow_null=True, help_text="when the warehouse this answer was read from was published"
@@ -110,14 +113,26 @@ class CumulativeSerializer(serializers.Serializer):
 
 class FreshnessSerializer(serializers.Serializer):
     data_end = serializers.CharField(
-        allow_null=True, help_text="when the symbol's newest candle closes: how far data reaches"
+        allow_null=True,
+        help_text="when the symbol's newest candle closes: how far data reaches (with at=: "
+        "the last candle closed by then)",
     )
-    as_of = serializers.CharField(allow_null=True, help_text="the model's latest snapshot")
+    as_of = serializers.CharField(
+        allow_null=True, help_text="the model's latest snapshot; with at=, the time asked for"
+    )
+    point_in_time = serializers.BooleanField(
+        help_text="true: the answer is as of at=, from what was known then"
+    )
+    snapshot = serializers.CharField(
+        allow_null=True,
+        help_text="the model snapshot the answer was read from: the latest run's end, or "
+        "with at= the hourly snapshot at or before it",
+    )
     published_at = serializers.CharField(
         allow_null=True, help_text="when the warehouse the answer was read from was published"
     )
     age_seconds = serializers.IntegerField(
-        allow_null=True, help_text="seconds from data_end to this answer"
+        allow_null=True, help_text="seconds from data_end to this answer (with at=: to at)"
     )
     stale_after_seconds = serializers.IntegerField()
     stale = serializers.BooleanField(

@@ -105,7 +105,7 @@ class LevelsView(APIView):
     @extend_schema(
         parameters=[params.LevelsParams, RETRY_AFTER],
         responses=responses(serializers.LevelsSerializer),
-        summary="Current liquidation levels by leverage tier",
+        summary="Liquidation levels by leverage tier, now or as of at=",
     )
     def get(self, request):
         return Response(_call(payloads.levels, **_parse(params.LevelsParams, request)))
@@ -135,7 +135,7 @@ class SignalsView(APIView):
     @extend_schema(
         parameters=[params.SignalParams, RETRY_AFTER],
         responses=responses(serializers.SignalSerializer),
-        summary="What a bot should do now: AVOID, REVERSAL_OPPORTUNITY, WAIT or CLEAR",
+        summary="What a bot should do, now or at=: AVOID, REVERSAL_OPPORTUNITY, WAIT or CLEAR",
     )
     def get(self, request):
         return Response(_call(payloads.signal, **_parse(params.SignalParams, request)))

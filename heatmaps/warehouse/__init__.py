@@ -4,7 +4,8 @@ One module per concern: ``schema`` (tables and migrations), ``connection`` (the 
 lock, WarehouseError), ``transactions`` (the one transaction), ``loading`` (archive files into
 raw tables), ``live`` (REST and stream rows between the archive's files), ``model_io`` (what
 the jobs read and write), ``serving`` (published snapshots and their readers), ``queries``
-(what the API and the jobs ask). Every public function takes and returns
+(what the API and the jobs ask), ``point_in_time`` (what the API reads to answer as of a past
+time). Every public function takes and returns
 times as epoch ms UTC. Callers write ``warehouse.load_market(...)``: the names are here.
 """
 
@@ -27,7 +28,9 @@ from .model_io import (
     load_realized,
     loaded_symbols,
     replace_model_output,
+    replace_snapshot_quality,
 )
+from .point_in_time import close_at, snapshot_at, snapshot_buckets, snapshot_levels, snapshot_span
 from .queries import (
     candles,
     data_end,
@@ -71,6 +74,7 @@ __all__ = [
     "bar_interval",
     "bare_read_csv",
     "candles",
+    "close_at",
     "data_end",
     "connect",
     "current_snapshot",
@@ -99,10 +103,15 @@ __all__ = [
     "realized_events",
     "realized_total",
     "replace_model_output",
+    "replace_snapshot_quality",
     "served_symbols",
     "sha256_of",
     "snapshot_connection",
+    "snapshot_at",
+    "snapshot_buckets",
     "snapshot_id",
+    "snapshot_levels",
+    "snapshot_span",
     "source_counts",
     "supersede",
     "table_counts",

@@ -185,3 +185,35 @@ def replace_model_output(
     finally:
         for name in ("new_levels", "new_heatmap", "new_tiers", "new_predicted"):
             con.unregister(name)
+
+
+def replace_snapshot_quality(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    symbol: str,
+    model: str,
+    window_start_ms: int,
+    window_end_ms: int,
+    quality: pd.DataFrame,
+) -> None:
+    """Replace one model's per-snapshot confidence and warnings for [window_start,
+    window_end] in one transaction (quality: time_bucket ms, confidence, is_valid, warnings)."""
+    window = {"symbol": symbol, "model": model, "start": window_start_ms, "end": window_end_ms}
+    frame = quality[["time_bucket", "confidence", "is_valid"]].assign(
+        warnings=[list(w) for w in quality["warnings"]]
+    )
+    try:
+        with transaction(con):
+            con.execute(
+                "DELETE FROM snapshot_quality WHERE symbol = $symbol AND model = $model "
+                "AND time_bucket >= epoch_ms($start) AND time_bucket <= epoch_ms($end)",
+                window,
+            )
+            con.register("new_quality", frame)
+            con.execute(
+                """INSERT INTO snapshot_quality SELECT epoch_ms(time_bucket::BIGINT), $symbol,
+                   $model, confidence, is_valid, warnings::VARCHAR[] FROM new_quality""",
+                {"symbol": symbol, "model": model},
+            )
+    finally:
+        con.unregister("new_quality")

@@ -97,17 +97,27 @@ def heatmap_extent(
     return int(row["t0"]), int(row["t1"]), float(row["p0"]), float(row["p1"])
 
 
-def candles(symbol: str, start_ms: int, end_ms: int, bucket_ms: int) -> pd.DataFrame:
+def candles(
+    symbol: str, start_ms: int, end_ms: int, bucket_ms: int, closed_by: int | None = None
+) -> pd.DataFrame:
     """OHLC of the bar candles (5-minute or finer: ``bar_interval``) aggregated into
-    ``bucket_ms`` buckets."""
+    ``bucket_ms`` buckets; with ``closed_by``, only the candles closed by then (an answer as
+    of that time must not show a candle still open at it)."""
     return read(
         f"""SELECT epoch_ms(open_time) // $bucket * $bucket AS time,
                   arg_min(open, open_time) AS open, max(high) AS high, min(low) AS low,
                   arg_max(close, open_time) AS close
            FROM klines WHERE symbol = $symbol AND interval = {bar_interval()}
              AND open_time >= epoch_ms($start) AND open_time < epoch_ms($end)
+             AND ($closed_by IS NULL OR close_time < epoch_ms($closed_by))
            GROUP BY 1 ORDER BY 1""",
-        {"symbol": symbol, "start": start_ms, "end": end_ms, "bucket": bucket_ms},
+        {
+            "symbol": symbol,
+            "start": start_ms,
+            "end": end_ms,
+            "bucket": bucket_ms,
+            "closed_by": closed_by,
+        },
     )
 
 

@@ -105,6 +105,14 @@ MIGRATIONS: list[str] = [
         estimated_settle_price DOUBLE, last_funding_rate DOUBLE, interest_rate DOUBLE,
         next_funding_time TIMESTAMP, source VARCHAR NOT NULL DEFAULT 'rest');
     """,
+    # What a model would have reported at each snapshot time had its data ended then
+    # (models_engine.point_in_time): the confidence of the API's answers as of a time (at=).
+    # model_runs keeps one confidence per run, the one at its end: later data raises it.
+    """
+    CREATE TABLE snapshot_quality (
+        time_bucket TIMESTAMP NOT NULL, symbol VARCHAR NOT NULL, model VARCHAR NOT NULL,
+        confidence DOUBLE NOT NULL, is_valid BOOLEAN NOT NULL, warnings VARCHAR[] NOT NULL);
+    """,
 ]
 
 # Where a row came from (the ``source`` column of the tables following the market fills).

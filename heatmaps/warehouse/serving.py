@@ -34,6 +34,7 @@ SERVED_TABLES = (
     "heatmap_tiers",
     "predicted_liquidations",
     "model_runs",
+    "snapshot_quality",
 )
 _POINTER = "current"
 

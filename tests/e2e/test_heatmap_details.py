@@ -80,10 +80,14 @@ def test_the_tooltip_splits_longs_and_shorts_and_empty_cells_say_nothing(
     x, y = plotted(
         page,
         """(() => {
-          const z = plot.data[0].z, j = z[0].length - 2;
-          let best = 0;
-          z.forEach((row, i) => { if ((row[j] || 0) > (z[best][j] || 0)) best = i; });
+          const z = plot.data[0].z, j = z[0].length - 2, y = plot.data[0].y;
           const L = plot._fullLayout, box = plot.querySelector('.nsewdrag').getBoundingClientRect();
+          // the densest cell of the column among those the view shows (clusters may lie beyond
+          // it) and below its top fifth, where the mode bar shows over the plot's right end
+          const [low, high] = L.yaxis.range, top = high - (high - low) / 5;
+          const shown = (i) => y[i] >= low && y[i + 1] <= top;
+          let best = z.findIndex((row, i) => shown(i));
+          z.forEach((row, i) => { if (shown(i) && (row[j] || 0) > (z[best][j] || 0)) best = i; });
           const price = (plot.data[0].y[best] + plot.data[0].y[best + 1]) / 2;
           return [box.left + L.xaxis.d2p(plot.data[0].x[j]), box.top + L.yaxis.d2p(price)];
         })()""",
