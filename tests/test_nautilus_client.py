@@ -126,9 +126,13 @@ def test_a_nautilus_backtest_trades_on_the_signals_liqmap_gave_at_each_simulated
     asked = Counter(q["at"][0] for q in seen_by_server if "at" in q)
     for name in ("unfiltered", "filtered"):
         run = result[name]
-        assert run["requested_at"] == expected
+        assert [s["requested_at"] for s in run["signals"]] == expected
         assert run["signals_from_server"] == run["signals_received"] == len(expected)
+        # answered as of that hour's snapshot, never a later one (no look-ahead)
+        assert all(s["as_of"] == s["requested_at"] for s in run["signals"])
     assert asked == Counter(expected * 2)
+    # the answers change with at= (the latest answer alone would be one action for all hours)
+    assert len({s["action"] for s in result["filtered"]["signals"]}) > 1
 
     # the strategy acted on them: each hourly decision read the signal of that very hour, the
     # unfiltered run followed the trend, the filtered one stood aside on AVOID and WAIT
@@ -140,13 +144,9 @@ def test_a_nautilus_backtest_trades_on_the_signals_liqmap_gave_at_each_simulated
     assert all(d["target"] == d["trend"] for d in result["unfiltered"]["decisions"])
     for d in result["filtered"]["decisions"]:
         assert d["target"] == (0 if d["action"] in BLOCKING else d["trend"]), d
-    blocked = sum(
-        d["action"] in BLOCKING and d["trend"] != 0 for d in result["filtered"]["decisions"]
-    )
-    if blocked:
-        assert sum(result["filtered"]["acted"].values()) > 0
-    else:
-        assert result["filtered"]["trades"] == result["unfiltered"]["trades"]
+    acted = result["filtered"]["acted"]
+    assert acted.get("entry skipped on AVOID", 0) + acted.get("entry skipped on WAIT", 0) > 0
+    assert result["filtered"]["pnl_usdt"] != result["unfiltered"]["pnl_usdt"]
 
 
 def test_with_a_refused_token_there_is_no_signal_so_the_filter_never_enters(

@@ -158,7 +158,10 @@ def summarize(strategy: LiqmapTrend, actor: LiqmapSignalActor, trades: int, seco
             {"time": _iso(t), "signal_time": _iso(st), "action": a, "trend": tr, "target": tg}
             for t, st, a, tr, tg in strategy.decisions
         ],
-        "requested_at": [s.requested_at for s in actor.received],
+        "signals": [
+            {"requested_at": s.requested_at, "as_of": s.as_of, "action": s.action}
+            for s in actor.received
+        ],
         "seconds": round(seconds, 2),
     }
 

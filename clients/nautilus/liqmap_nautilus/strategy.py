@@ -5,8 +5,9 @@ compared: at each hour's close, long while the close is above the mean of the la
 closes, short below. With the filter, AVOID (a liquidation cluster within 2 %) and WAIT (the
 models are not confident, or no signal) block entries: ``on_block="flat"`` also closes the
 position (paper_trade's rule), ``"hold"`` keeps an open one and only skips new entries.
-``fade_reversals`` trades against the last hour's move on REVERSAL_OPPORTUNITY (a cascade
-overshoots). A signal older than ``max_signal_age_secs`` counts as WAIT.
+``fade_reversals`` (with the filter) trades against the last hour's move on
+REVERSAL_OPPORTUNITY (a cascade overshoots). A signal older than ``max_signal_age_secs``
+counts as WAIT.
 """
 
 from __future__ import annotations
@@ -91,7 +92,11 @@ class LiqmapTrend(Strategy):
             target = current if self.config.on_block == "hold" and current == trend else 0
             if current != 0 and target == 0:
                 self.acted[f"closed on {action}"] += 1
-        elif self.config.fade_reversals and action == "REVERSAL_OPPORTUNITY":
+        elif (
+            self.config.use_filter
+            and self.config.fade_reversals
+            and action == "REVERSAL_OPPORTUNITY"
+        ):
             target = -_sign(close - previous)
             self.acted["reversal faded"] += 1
         signal_ns = self.signal.ts_event if self.signal is not None else None

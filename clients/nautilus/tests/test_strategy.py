@@ -112,7 +112,7 @@ def test_a_reversal_is_faded_against_the_last_hours_move():
 
 
 def test_without_the_filter_it_follows_the_trend_whatever_the_signal():
-    got = targets(run(use_filter=False))
+    got = targets(run(use_filter=False, fade_reversals=True))
     assert {target for _, target in got.values()} == {1}
 
 
