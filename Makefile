@@ -7,7 +7,7 @@ SAMPLE := data/sample/sim-dev
 # the sample's symbols: ETHUSDT is derived from the synthetic BTCUSDT (data/sample/README.md)
 SAMPLE_SYMBOLS := BTCUSDT ETHUSDT
 
-.PHONY: install browser demo test lint bench plotly
+.PHONY: install nautilus browser demo test lint bench plotly
 
 install:
 	@command -v uv >/dev/null 2>&1 || [ -x "$(UV)" ] || python3 -m pip install --quiet --user "uv>=0.5"
@@ -31,13 +31,18 @@ demo: install .env
 	$(RUN) python manage.py demo_user
 	$(RUN) python manage.py runserver 127.0.0.1:8000
 
+# the Nautilus Trader client's own environment (nautilus_trader needs pandas < 3): its tests
+# run a real Nautilus backtest against liqmap
+nautilus: install
+	$(UV) sync --frozen --quiet --project clients/nautilus
+
 # the end-to-end tests drive Debian's Chromium and compare screenshots drawn in DejaVu fonts
 browser:
 	@[ -x /usr/bin/chromium ] && [ -d /usr/share/fonts/truetype/dejavu ] || { \
 	  echo "make test needs Chromium and the DejaVu fonts for its end-to-end tests:"; \
 	  echo "  sudo apt-get install -y chromium fonts-dejavu-core"; exit 1; }
 
-test: install browser
+test: install browser nautilus
 	$(RUN) pytest
 
 lint: install
