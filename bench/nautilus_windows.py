@@ -50,8 +50,9 @@ def manage(env: dict, *args: str) -> str:
 
 def prepare(env: dict, archive: Path, symbol: str) -> None:
     manage(env, "migrate", "--noinput", "-v0")
-    if Path(env["DUCKDB_PATH"]).exists():
-        return  # the warehouse of an earlier run: models calculated already
+    warehouse = Path(env["DUCKDB_PATH"])
+    if warehouse.with_name(f"{warehouse.stem}-{symbol}{warehouse.suffix}").exists():
+        return  # the symbol's warehouse of an earlier run: models calculated already
     manage(
         env,
         "ingest",

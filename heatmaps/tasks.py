@@ -756,7 +756,8 @@ def paper_trade(symbol: str, start: date, end: date, model: str = "ensemble") ->
     with warehouse.snapshot_connection() as con:  # what the web serves, read-only
         heatmap, step = warehouse.heatmap_rows(con, symbol, model, lo, hi)
         flows = warehouse.hourly_flows(con, symbol, model, lo - DAY_MS, hi)
-        confidence = warehouse.latest_confidence(con, symbol, model)
+        # each hour's own confidence: the latest run's would look ahead
+        confidence = warehouse.snapshot_confidence(con, symbol, model, lo, hi)
     if heatmap.empty or flows.empty:
         raise ValueError(f"no {model} heatmap for {symbol} in {start}..{end}: calculate first")
     flows = flows.set_index("time")
@@ -765,7 +766,7 @@ def paper_trade(symbol: str, start: date, end: date, model: str = "ensemble") ->
         flows["close"],
         flows["realized"],
         flows["predicted"],
-        float(confidence),
+        confidence,
         step,
     )
     closes = flows["close"][(flows.index >= lo) & (flows.index < hi)]

@@ -22,15 +22,18 @@ def signal_history(
     closes: pd.Series,
     realized: pd.Series,
     predicted: pd.Series,
-    confidence: float,
+    confidence: pd.Series | float,
     step: float,
 ) -> pd.Series:
     """The action the signals endpoint would have given at each hourly snapshot.
 
     heatmap: time_bucket (ms), price_bucket, volume (sides summed per bucket); closes: price at
     each snapshot, indexed by time ms; realized, predicted: notional per hour ending at each
-    snapshot, same index.
+    snapshot, same index; confidence: the model's at each snapshot, as a run ending then
+    reported it (same index: a later run's would look ahead), or one for all.
     """
+    if not isinstance(confidence, pd.Series):
+        confidence = pd.Series(confidence, index=closes.index)
     day = realized.rolling(24, min_periods=1).sum()
     actions = {}
     # one evaluation per hour of history (the backtest, not a hot path)
@@ -40,7 +43,7 @@ def signal_history(
         actions[time] = trading_signal(
             levels,
             float(closes[time]),
-            confidence,
+            float(confidence.get(time, 0.0)),  # no confidence known then: WAIT
             float(realized.get(time, 0.0)),
             float(predicted.get(time, 0.0)),
             float(day.get(time, 0.0)),

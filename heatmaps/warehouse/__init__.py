@@ -48,12 +48,12 @@ from .queries import (
     heatmap_rows,
     hourly_flows,
     last_liquidation,
-    latest_confidence,
     latest_run,
     levels,
     predicted_total,
     realized_events,
     realized_total,
+    snapshot_confidence,
 )
 from .schema import MIGRATIONS, RAW_TABLES, SOURCES, migrate
 from .serving import (
@@ -98,7 +98,6 @@ __all__ = [
     "hourly_flows",
     "insert_rows",
     "last_liquidation",
-    "latest_confidence",
     "latest_run",
     "levels",
     "load_file",
@@ -113,6 +112,7 @@ __all__ = [
     "read",
     "realized_events",
     "realized_total",
+    "snapshot_confidence",
     "replace_model_output",
     "replace_snapshot_quality",
     "served_symbols",

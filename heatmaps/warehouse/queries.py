@@ -202,12 +202,18 @@ def heatmap_rows(
     return frame, step
 
 
-def latest_confidence(con: duckdb.DuckDBPyConnection, symbol: str, model: str) -> float | None:
-    """The confidence of a model's latest run, or None before its first."""
-    return con.execute(
-        "SELECT max_by(confidence, as_of) FROM model_runs WHERE symbol = ? AND model = ?",
-        [symbol, model],
-    ).fetchone()[0]
+def snapshot_confidence(
+    con: duckdb.DuckDBPyConnection, symbol: str, model: str, start_ms: int, end_ms: int
+) -> pd.Series:
+    """A model's confidence at each snapshot in [start, end), as a run ending then reported
+    it (snapshot_quality), indexed by time ms."""
+    frame = con.execute(
+        """SELECT epoch_ms(time_bucket) AS time, confidence FROM snapshot_quality
+           WHERE symbol = ? AND model = ? AND time_bucket >= epoch_ms(?)
+             AND time_bucket < epoch_ms(?) ORDER BY time_bucket""",
+        [symbol, model, start_ms, end_ms],
+    ).df()
+    return frame.set_index("time")["confidence"]
 
 
 def hourly_flows(

@@ -48,3 +48,18 @@ def test_the_history_says_avoid_only_where_a_cluster_is_within_2_percent():
     nothing = hours([0.0, 0.0])
     actions = signal_history(heatmap, closes, nothing, nothing, 0.9, step=1_000)
     assert list(actions) == ["AVOID", "CLEAR"]  # 101k is on the cluster, then 11k away
+
+
+def test_each_hour_is_judged_by_the_confidence_known_then():
+    heatmap = pd.DataFrame(
+        {
+            "time_bucket": [0] * 12 + [HOUR] * 12 + [2 * HOUR] * 12,
+            "price_bucket": [90_000 + 1_000 * i for i in range(12)] * 3,
+            "volume": [1.0] * 36,
+        }
+    )
+    closes = hours([50_000.0] * 3)  # far from every bucket: only the confidence decides
+    nothing = hours([0.0] * 3)
+    confidence = pd.Series([0.2, 0.9], index=[0, HOUR])  # nothing known of the third hour
+    actions = signal_history(heatmap, closes, nothing, nothing, confidence, step=1_000)
+    assert list(actions) == ["WAIT", "CLEAR", "WAIT"]

@@ -106,7 +106,8 @@ def test_a_long_retry_after_skips_polls_instead_of_sleeping(server):
     assert client.signal("BTCUSDT").signal is None
     second = client.signal("BTCUSDT")  # within the 120 s: not sent at all
     assert second.signal is None and "backing off" in second.error
-    assert len(server.seen) == 1 and time.monotonic() - started < 2
+    # it did not sleep out the 120 s (nor the 5 s it may wait): the bound only rules that out
+    assert len(server.seen) == 1 and time.monotonic() - started < 60
 
 
 def test_503_is_retried_with_retry_after_then_answers(server):
