@@ -97,10 +97,10 @@ def dashboard_user(django_user_model):
 
 @pytest.fixture
 def bot_token(django_user_model):
-    from rest_framework.authtoken.models import Token
+    from knox.models import AuthToken
 
     bot = django_user_model.objects.create_user("nautilus", "bot@example.com", PASSWORD)
-    return Token.objects.create(user=bot).key
+    return AuthToken.objects.create(bot)[1]
 
 
 @pytest.fixture
