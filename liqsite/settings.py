@@ -325,6 +325,7 @@ Q_CLUSTER = {
 
 # --- logging (structlog; JSON lines unless DEBUG) -------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
+LOG_FILE = env.str("LOG_FILE", default="")
 
 import structlog  # noqa: E402  (configured here so every entry point shares it)
 
@@ -356,8 +357,22 @@ LOGGING = {
             "foreign_pre_chain": _shared_processors,
         },
     },
-    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "structured"}},
-    "root": {"handlers": ["stderr"], "level": LOG_LEVEL},
+    "handlers": {
+        "stderr": {"class": "logging.StreamHandler", "formatter": "structured"},
+        # LOG_FILE: the same lines appended to a file too (reopened when logrotate moves it)
+        **(
+            {
+                "file": {
+                    "class": "logging.handlers.WatchedFileHandler",
+                    "filename": LOG_FILE,
+                    "formatter": "structured",
+                }
+            }
+            if LOG_FILE
+            else {}
+        ),
+    },
+    "root": {"handlers": ["stderr", "file"] if LOG_FILE else ["stderr"], "level": LOG_LEVEL},
     # Django's defaults give "django" a console handler of its own (DEBUG only) and
     # "django.server" its own format: both go through the one structured handler instead,
     # or each line is printed twice

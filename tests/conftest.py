@@ -15,6 +15,7 @@ from heatmaps import warehouse
 from heatmaps.binance.rest import BinanceRest
 
 from .binance_fakes import DAYS, END, FakeBinance, rest_server
+from .log_secrets import pytest_sessionfinish, pytest_sessionstart  # noqa: F401  (hooks)
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "data" / "sample" / "sim-dev"
