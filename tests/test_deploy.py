@@ -19,7 +19,8 @@ SECRET = secrets.token_urlsafe(50)
 
 
 def production_env(tmp_path, **overrides: str) -> dict[str, str]:
-    """What an operator behind a TLS proxy sets (no HTTPS variable: on by default)."""
+    """What an operator behind a TLS proxy on this host sets (README, "Settings for
+    production"; no HTTPS variable: on by default), and where the test keeps its files."""
     env = {k: v for k, v in os.environ.items() if k not in {"HTTPS", "SECRET_KEY"}}
     return {
         **env,
@@ -27,7 +28,7 @@ def production_env(tmp_path, **overrides: str) -> dict[str, str]:
         "DEBUG": "false",
         "SECRET_KEY": SECRET,
         "ALLOWED_HOSTS": "liqmap.example,127.0.0.1",
-        "SECURE_PROXY_SSL_HEADER": "X-Forwarded-Proto",
+        "CLIENT_IP_HEADER": "X-Real-IP",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
         "DUCKDB_PATH": str(tmp_path / "warehouse.duckdb"),
         "SERVING_PATH": str(tmp_path / "serving"),
@@ -45,8 +46,10 @@ def manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     )
 
 
-def test_check_deploy_gives_no_warning_behind_tls_with_env_vars_only(tmp_path):
-    done = manage(production_env(tmp_path), "check", "--deploy", "--fail-level", "WARNING")
+@pytest.mark.parametrize("proxy", [{}, {"SECURE_PROXY_SSL_HEADER": "X-Forwarded-Proto"}])
+def test_check_deploy_gives_no_warning_behind_tls_with_env_vars_only(tmp_path, proxy):
+    env = production_env(tmp_path, **proxy)
+    done = manage(env, "check", "--deploy", "--fail-level", "WARNING")
     assert done.returncode == 0, done.stderr
     assert "System check identified no issues (0 silenced)." in done.stdout
 
