@@ -189,7 +189,7 @@ REST_KNOX = {
 # - its probe of image-rendering support (the heatmap drawn as crisp pixels).
 CSP_EMPTY_STYLE = "'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU='"
 CSP_PLOTLY_IMAGE_RENDERING = "'sha256-AR/cKIZjWPcPmBUPDA6oti9XBiTbJvz0Cro2J1VzzS8='"
-CONTENT_SECURITY_POLICY = {
+_content_security_policy = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
         "script-src": ["'self'"],
@@ -204,6 +204,12 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": ["'none'"],
     }
 }
+# Enforced in production. With DEBUG it is only reported (the browser's console lists what it
+# would refuse): Django's debug pages are made of inline scripts and styles.
+if DEBUG:
+    CONTENT_SECURITY_POLICY_REPORT_ONLY = _content_security_policy
+else:
+    CONTENT_SECURITY_POLICY = _content_security_policy
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "heatmap"

@@ -69,10 +69,20 @@ def test_it_refuses_to_start_with_the_example_an_empty_or_a_weak_secret(tmp_path
     assert "ImproperlyConfigured: SECRET_KEY must be set to a random value" in done.stderr
 
 
-def test_a_laptop_in_debug_starts_without_a_secret(tmp_path):
+def test_a_laptop_in_debug_starts_without_a_secret_on_plain_http(tmp_path):
     env = production_env(tmp_path, DEBUG="true")
     del env["SECRET_KEY"]
-    assert manage(env, "check").returncode == 0
+    shown = manage(
+        env,
+        "shell",
+        "-c",
+        "from django.conf import settings as s; print(s.SECURE_SSL_REDIRECT,"
+        " s.SESSION_COOKIE_SECURE, s.SECURE_HSTS_SECONDS,"
+        " hasattr(s, 'CONTENT_SECURITY_POLICY'), bool(s.CONTENT_SECURITY_POLICY_REPORT_ONLY))",
+    )
+    assert shown.returncode == 0, shown.stderr
+    # plain HTTP, and the policy only reported: Django's debug pages need inline scripts
+    assert shown.stdout.splitlines()[-1].split() == ["False", "False", "0", "False", "True"]
 
 
 # --- gunicorn + WhiteNoise, as the Procfile and deploy/liqmap-web.service run them -------------
