@@ -186,15 +186,23 @@ REST_KNOX = {
 # the vendored plotly.js writes, by hash (tests/e2e fail on any other the browser refuses):
 # - "" : the empty <style> it adds its rules to through the CSSOM (which CSP does not govern),
 #   and the empty style="" it resets colour-bar rects with;
-# - its probe of image-rendering support (the heatmap drawn as crisp pixels).
+# - its probe of image-rendering support (the heatmap drawn as crisp pixels);
+# - style="font-weight:bold", what it makes of the <b> in the pages' hover templates (a new tag
+#   there, <i> say, needs its own hash: the browser tests will say so).
 CSP_EMPTY_STYLE = "'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU='"
 CSP_PLOTLY_IMAGE_RENDERING = "'sha256-AR/cKIZjWPcPmBUPDA6oti9XBiTbJvz0Cro2J1VzzS8='"
+CSP_PLOTLY_BOLD = "'sha256-wkY2X5hecQzbhnFCqvTpwrUJ1f4X8LH5WFjYUzv1wmU='"
 _content_security_policy = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
         "script-src": ["'self'"],
         "style-src": ["'self'", CSP_EMPTY_STYLE],
-        "style-src-attr": ["'unsafe-hashes'", CSP_EMPTY_STYLE, CSP_PLOTLY_IMAGE_RENDERING],
+        "style-src-attr": [
+            "'unsafe-hashes'",
+            CSP_EMPTY_STYLE,
+            CSP_PLOTLY_IMAGE_RENDERING,
+            CSP_PLOTLY_BOLD,
+        ],
         "img-src": ["'self'", "data:"],
         "font-src": ["'self'"],
         "connect-src": ["'self'"],

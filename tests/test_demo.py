@@ -34,3 +34,12 @@ def test_running_it_again_resets_the_password(capsys, client):
     assert first != second
     assert not log_in(client, "demo", first)
     assert log_in(client, "demo", second)
+
+
+def test_running_it_again_lifts_a_login_lockout(client, capsys, settings):
+    call_command("demo_user")
+    for i in range(settings.AXES_FAILURE_LIMIT):
+        log_in(client, "demo", f"wrong-{i}")
+    call_command("demo_user")
+    password = re.search(r"/ (\S+)", capsys.readouterr().out.split("Dashboard")[-1]).group(1)
+    assert log_in(client, "demo", password)
