@@ -45,9 +45,11 @@ def snapshot() -> dict:
 
 
 def queue() -> dict:
-    """django-q2's ORM broker: tasks waiting (and since when), tasks failed in the last hour."""
+    """django-q2's ORM broker: tasks waiting (and since when), tasks failed in the last hour.
+    A task a worker holds has its row locked into the future: it runs, it does not wait."""
     now = timezone.now()
-    waiting = [q.task.get("started") for q in OrmQ.objects.filter(key=settings.Q_CLUSTER["name"])]
+    rows = OrmQ.objects.filter(key=settings.Q_CLUSTER["name"], lock__lte=now)
+    waiting = [q.task.get("started") for q in rows]
     started = [t for t in waiting if t is not None]
     oldest = round((now - min(started)).total_seconds()) if started else None
     return {

@@ -53,6 +53,19 @@ def test_a_job_waiting_too_long_is_503(served, client, settings):
     assert queue["queued"] == 1 and queue["oldest_age_seconds"] >= 1 and not queue["ok"]
 
 
+def test_a_job_a_worker_holds_is_running_not_waiting(served, client, settings):
+    from datetime import timedelta
+
+    from django_q.models import OrmQ
+
+    settings.HEALTHZ_QUEUE_MAX_AGE = 0
+    async_task("heatmaps.tasks.calculate_recent", "BTCUSDT")
+    OrmQ.objects.update(lock=timezone.now() + timedelta(hours=1))  # as a worker's claim does
+    time.sleep(1.1)
+    response = client.get("/healthz")
+    assert response.status_code == 200 and response.json()["queue"]["queued"] == 0
+
+
 def test_a_stale_feed_is_503_and_named_without_its_error(served, client):
     Feed.beat("BTCUSDT", "klines:1m", "rest", last_row_ms=0, error="https://key@host/ refused")
     Feed.objects.update(heartbeat_at=timezone.now())
