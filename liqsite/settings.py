@@ -49,9 +49,9 @@ SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=HTTPS)
 _proxy_ssl_header = env.str("SECURE_PROXY_SSL_HEADER", default="")
 if _proxy_ssl_header:
     SECURE_PROXY_SSL_HEADER = ("HTTP_" + _proxy_ssl_header.upper().replace("-", "_"), "https")
-# Origins allowed to POST forms when they differ from the Host (e.g. https://liqmap.example).
 # A monitor may probe the server itself over plain HTTP, past the proxy.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# Origins allowed to POST forms when they differ from the Host (e.g. https://liqmap.example).
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 SESSION_COOKIE_HTTPONLY = True
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
@@ -150,6 +150,7 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = not STATIC_COLLECTED
+
 # --- login throttling (django-axes) --------------------------------------------------------
 # Every password check, on /accounts/login/ and /admin/login/, goes through axes first: after
 # AXES_FAILURE_LIMIT failures for one account (from anywhere) or from one address (on any
