@@ -235,7 +235,7 @@ def prepare_data(work: Path, users: int) -> tuple[dict, list[str]]:
     (Django is set up already)."""
     first, last, files = write_archive(work / "archive", DAYS)
     from django.contrib.auth import get_user_model
-    from rest_framework.authtoken.models import Token
+    from knox.models import AuthToken
 
     from heatmaps import tasks
 
@@ -246,7 +246,7 @@ def prepare_data(work: Path, users: int) -> tuple[dict, list[str]]:
     tasks.calculate(SYMBOL)
     user_model = get_user_model()
     tokens = [
-        Token.objects.create(user=user_model.objects.create_user(f"bench{i}")).key
+        AuthToken.objects.create(user_model.objects.create_user(f"bench{i}"))[1]
         for i in range(users)
     ]
     info = {

@@ -96,7 +96,7 @@ def parse_args() -> argparse.Namespace:
 def prepare(work: Path, bots: int) -> tuple[dict, list[str]]:
     """The sample ingested, calibrated and calculated; a user and token per bot."""
     from django.contrib.auth import get_user_model
-    from rest_framework.authtoken.models import Token
+    from knox.models import AuthToken
 
     from heatmaps import tasks
 
@@ -110,7 +110,7 @@ def prepare(work: Path, bots: int) -> tuple[dict, list[str]]:
     )
     users = get_user_model()
     tokens = [
-        Token.objects.create(user=users.objects.create_user(f"bot{i}")).key for i in range(bots)
+        AuthToken.objects.create(users.objects.create_user(f"bot{i}"))[1] for i in range(bots)
     ]
     return {"seconds": seconds}, tokens
 

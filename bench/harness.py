@@ -28,6 +28,7 @@ def django_env(work: Path, **overrides: str) -> dict[str, str]:
         "DJANGO_SETTINGS_MODULE": "liqsite.settings",
         "SECRET_KEY": secrets.token_urlsafe(40),
         "DEBUG": "false",
+        "HTTPS": "false",  # plain HTTP on loopback: no redirect to https, cookies over HTTP
         "ALLOWED_HOSTS": HOST,
         "LOG_LEVEL": "WARNING",
         "DATABASE_URL": f"sqlite:///{work / 'django.sqlite3'}",

@@ -139,11 +139,11 @@ def s_bars(symbol: str) -> list:
 def clients_under_load(env: dict, work: Path, args) -> dict:
     """64 clients polling while a calculate of every symbol runs in the queue."""
     from django.contrib.auth import get_user_model
-    from rest_framework.authtoken.models import Token
+    from knox.models import AuthToken
 
     users = get_user_model()
     tokens = [
-        Token.objects.create(user=users.objects.create_user(f"scale{i}")).key
+        AuthToken.objects.create(users.objects.create_user(f"scale{i}"))[1]
         for i in range(args.clients)
     ]
     port, log = free_port(), work / "gunicorn.log"

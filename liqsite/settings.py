@@ -1,5 +1,6 @@
 """liqmap settings: one file, every value from the environment (or `.env`), see `.env.example`."""
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -10,13 +11,52 @@ env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG = env.bool("DEBUG", default=False)
-# The insecure default only serves a laptop in DEBUG; anything else must set its own key.
+# The insecure default only serves a laptop in DEBUG; anything else must set its own key, and
+# not the example's: a known key lets anyone forge sessions, password-reset links and signed data.
 SECRET_KEY = env.str("SECRET_KEY", default="dev-only-insecure-key" if DEBUG else "")
-if not SECRET_KEY:
+# Django's own bar for a key it does not warn about (security.W009): 50 characters, 5 distinct.
+SECRET_KEY_MIN_LENGTH = 50
+if not DEBUG and (
+    SECRET_KEY in ("", "change-me")
+    or len(SECRET_KEY) < SECRET_KEY_MIN_LENGTH
+    or len(set(SECRET_KEY)) < 5
+    or SECRET_KEY.startswith("django-insecure-")
+):
     raise environ.ImproperlyConfigured(
-        "SECRET_KEY must be set when DEBUG is off (see .env.example)"
+        "SECRET_KEY must be set to a random value of at least 50 characters when DEBUG is off"
+        " (not empty, not the example's `change-me`). Generate one: python -c"
+        ' "import secrets; print(secrets.token_urlsafe(50))"'
     )
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
+
+# --- HTTPS ----------------------------------------------------------------------------------
+# HTTPS=true (the default when DEBUG is off) means browsers reach liqmap over TLS only, here or
+# at a proxy in front: plain HTTP is redirected, cookies are sent over TLS only and HSTS tells
+# browsers never to try HTTP again. HTTPS=false is for plain HTTP on a laptop or loopback
+# (DEBUG, the tests, the benchmarks' gunicorn). Each setting can still be set on its own.
+HTTPS = env.bool("HTTPS", default=not DEBUG)
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=HTTPS)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=HTTPS)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=HTTPS)
+# A year, this host and its subdomains, and consent to browsers' preload lists: what `check
+# --deploy` asks for. Browsers remember it for the whole period: set SECURE_HSTS_SECONDS=300 for
+# a first trial, SECURE_HSTS_INCLUDE_SUBDOMAINS=false if a subdomain still serves plain HTTP.
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000 if HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=HTTPS)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=HTTPS)
+# Behind a proxy that terminates TLS, the header it sets to say so, e.g. X-Forwarded-Proto
+# (with the value https). Only when the proxy always sets it: a client could forge it otherwise.
+_proxy_ssl_header = env.str("SECURE_PROXY_SSL_HEADER", default="")
+if _proxy_ssl_header:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + _proxy_ssl_header.upper().replace("-", "_"), "https")
+# A monitor may probe the server itself over plain HTTP, past the proxy.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# Origins allowed to POST forms when they differ from the Host (e.g. https://liqmap.example).
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+SESSION_COOKIE_HTTPONLY = True
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -27,7 +67,9 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
+    "axes",
+    "csp",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_q",
@@ -45,6 +87,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # last, as django-axes asks: it turns a locked-out login into its 429 answer
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "liqsite.urls"
@@ -105,6 +150,76 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = not STATIC_COLLECTED
+
+# --- login throttling (django-axes) --------------------------------------------------------
+# Every password check, on /accounts/login/ and /admin/login/, goes through axes first: after
+# AXES_FAILURE_LIMIT failures for one account (from anywhere) or from one address (on any
+# account), that account or address is refused with 429 for AXES_COOLOFF_MINUTES, even with the
+# right password. `manage.py axes_reset` (or axes_reset_username / axes_reset_ip) lifts it.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_MINUTES", default=15) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# Behind a proxy every request comes from the proxy's address: the header it sets to the
+# client's (e.g. X-Real-IP), read only when set here (a client could forge it otherwise).
+CLIENT_IP_HEADER = env.str("CLIENT_IP_HEADER", default="")
+AXES_CLIENT_IP_CALLABLE = "liqsite.security.client_ip"
+
+# --- API tokens (django-rest-knox) ---------------------------------------------------------
+# Stored as SHA-512 digests (a database leak gives no working token), several per user, each
+# with an expiry; `manage.py create_token <user> --days N` prints a new one once.
+API_TOKEN_DAYS = env.int("API_TOKEN_DAYS", default=90)
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(days=API_TOKEN_DAYS),
+    "AUTH_HEADER_PREFIX": "Token",  # `Authorization: Token <key>`, as bots already send it
+    "AUTO_REFRESH": False,
+}
+
+# --- Content-Security-Policy (django-csp) ---------------------------------------------------
+# Everything the pages load comes from this server (plotly.js is vendored, the API docs use the
+# sidecar): no inline script, no other origin, no framing, forms post here only. data: images
+# are the SVG icons Swagger UI and plotly's mode bar draw. Inline styles: only the exact ones
+# the vendored plotly.js writes, by hash (tests/e2e fail on any other the browser refuses):
+# - "" : the empty <style> it adds its rules to through the CSSOM (which CSP does not govern),
+#   and the empty style="" it resets colour-bar rects with;
+# - its probe of image-rendering support (the heatmap drawn as crisp pixels);
+# - style="font-weight:bold", what it makes of the <b> in the pages' hover templates (a new tag
+#   there, <i> say, needs its own hash: the browser tests will say so).
+CSP_EMPTY_STYLE = "'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU='"
+CSP_PLOTLY_IMAGE_RENDERING = "'sha256-AR/cKIZjWPcPmBUPDA6oti9XBiTbJvz0Cro2J1VzzS8='"
+CSP_PLOTLY_BOLD = "'sha256-wkY2X5hecQzbhnFCqvTpwrUJ1f4X8LH5WFjYUzv1wmU='"
+_content_security_policy = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", CSP_EMPTY_STYLE],
+        "style-src-attr": [
+            "'unsafe-hashes'",
+            CSP_EMPTY_STYLE,
+            CSP_PLOTLY_IMAGE_RENDERING,
+            CSP_PLOTLY_BOLD,
+        ],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+# Enforced in production. With DEBUG it is only reported (the browser's console lists what it
+# would refuse): Django's debug pages are made of inline scripts and styles.
+if DEBUG:
+    CONTENT_SECURITY_POLICY_REPORT_ONLY = _content_security_policy
+else:
+    CONTENT_SECURITY_POLICY = _content_security_policy
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "heatmap"
 LOGOUT_REDIRECT_URL = "login"
@@ -130,6 +245,10 @@ MODEL_WEIGHTS = env.json("MODEL_WEIGHTS", default=None)
 # The web reads a read-only snapshot of the warehouse that writers publish after each job
 # (DuckDB allows one writer or many readers, never both).
 SERVING_PATH = Path(env.str("SERVING_PATH", default=str(DUCKDB_PATH.parent / "serving")))
+# /healthz fails when the served snapshot is older than this (the hourly calculate publishes
+# one; `follow` every minute) or a queued job has waited longer than this, in seconds.
+HEALTHZ_SNAPSHOT_MAX_AGE = env.int("HEALTHZ_SNAPSHOT_MAX_AGE", default=2 * 3600)
+HEALTHZ_QUEUE_MAX_AGE = env.int("HEALTHZ_QUEUE_MAX_AGE", default=3600)
 # Live data older than this is stale: the pages warn and the API's freshness says so.
 FEED_STALE_SECONDS = env.int("FEED_STALE_SECONDS", default=600)
 # Waits before retrying a failed warehouse read; after the last one the API answers 503.
@@ -165,7 +284,7 @@ CACHES = {
 }
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "knox.auth.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -224,6 +343,7 @@ Q_CLUSTER = {
 
 # --- logging (structlog; JSON lines unless DEBUG) -------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
+LOG_FILE = env.str("LOG_FILE", default="")
 
 import structlog  # noqa: E402  (configured here so every entry point shares it)
 
@@ -255,8 +375,22 @@ LOGGING = {
             "foreign_pre_chain": _shared_processors,
         },
     },
-    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "structured"}},
-    "root": {"handlers": ["stderr"], "level": LOG_LEVEL},
+    "handlers": {
+        "stderr": {"class": "logging.StreamHandler", "formatter": "structured"},
+        # LOG_FILE: the same lines appended to a file too (reopened when logrotate moves it)
+        **(
+            {
+                "file": {
+                    "class": "logging.handlers.WatchedFileHandler",
+                    "filename": LOG_FILE,
+                    "formatter": "structured",
+                }
+            }
+            if LOG_FILE
+            else {}
+        ),
+    },
+    "root": {"handlers": ["stderr", "file"] if LOG_FILE else ["stderr"], "level": LOG_LEVEL},
     # Django's defaults give "django" a console handler of its own (DEBUG only) and
     # "django.server" its own format: both go through the one structured handler instead,
     # or each line is printed twice
@@ -264,5 +398,7 @@ LOGGING = {
         "django": {"handlers": [], "level": LOG_LEVEL, "propagate": True},
         "django.server": {"handlers": [], "level": LOG_LEVEL, "propagate": True},
         "django.db.backends": {"level": "INFO"},
+        # axes announces itself in every process (each command, each worker): once is enough
+        "axes.apps": {"level": "WARNING"},
     },
 }

@@ -15,6 +15,7 @@ from heatmaps import warehouse
 from heatmaps.binance.rest import BinanceRest
 
 from .binance_fakes import DAYS, END, FakeBinance, rest_server
+from .log_secrets import pytest_sessionfinish, pytest_sessionstart  # noqa: F401  (hooks)
 from .servers import postgres, redis_url  # noqa: F401 (fixtures of the scale-out tests)
 
 REPO = Path(__file__).resolve().parent.parent
@@ -99,10 +100,10 @@ def dashboard_user(django_user_model):
 
 @pytest.fixture
 def bot_token(django_user_model):
-    from rest_framework.authtoken.models import Token
+    from knox.models import AuthToken
 
     bot = django_user_model.objects.create_user("nautilus", "bot@example.com", PASSWORD)
-    return Token.objects.create(user=bot).key
+    return AuthToken.objects.create(bot)[1]
 
 
 @pytest.fixture

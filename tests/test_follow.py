@@ -168,7 +168,6 @@ def test_a_follow_killed_mid_pass_is_completed_by_the_next_one(market, tmp_path,
         "BINANCE_DATA_PATH": str(settings.BINANCE_DATA_PATH),
         "BINANCE_REST_URL": settings.BINANCE_REST_URL,
         "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
-        "SECRET_KEY": "test",
     }
     args = ("follow", "--once", "--since", "2024-01-01", "--at", "2024-01-11T00:00")
     assert manage(env, "migrate", "-v0").wait(timeout=120) == 0

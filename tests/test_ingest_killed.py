@@ -64,7 +64,6 @@ def test_a_killed_ingest_leaves_nothing_partial_and_a_rerun_completes(tmp_path):
         "DUCKDB_PATH": str(tmp_path / "wh.duckdb"),
         "LOG_LEVEL": "DEBUG",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
-        "SECRET_KEY": "test",
     }
     assert manage(env, "migrate", "-v0").wait(timeout=120) == 0
     args = (

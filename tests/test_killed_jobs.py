@@ -5,6 +5,7 @@ exactly what an installation that was never killed has, with nothing twice and n
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import sqlite3
 import subprocess
@@ -35,7 +36,7 @@ def installation(root: Path) -> dict:
         "DUCKDB_PATH": str(root / "liquidations.duckdb"),
         "SERVING_PATH": str(root / "serving"),
         "DATABASE_URL": f"sqlite:///{root / 'db.sqlite3'}",
-        "SECRET_KEY": "test",
+        "SECRET_KEY": secrets.token_urlsafe(50),
         "LOG_LEVEL": "INFO",
     }
     run(env, "migrate", "-v0")

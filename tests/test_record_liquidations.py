@@ -120,7 +120,6 @@ def test_the_command_runs_until_sigterm_and_writes_what_it_holds(tmp_path):
         "SERVING_PATH": str(tmp_path / "serving"),
         "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
         "BINANCE_WS_URL": server.url,
-        "SECRET_KEY": "test",
     }
     try:
         assert manage(env, "migrate", "-v0").wait(timeout=120) == 0

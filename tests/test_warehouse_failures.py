@@ -74,7 +74,7 @@ def test_a_writer_behind_a_stuck_writer_gives_up_naming_it(tmp_path, warehouse_p
             "with warehouse.connect('BTCUSDT'):\n    print('held', flush=True); time.sleep(120)",
         ],
         cwd=REPO,
-        env={**os.environ, "DUCKDB_PATH": str(warehouse_path), "SECRET_KEY": "test"},
+        env={**os.environ, "DUCKDB_PATH": str(warehouse_path)},
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -117,7 +117,6 @@ def test_manage_py_prints_the_one_line_and_exits_with_status_1(tmp_path):
         **os.environ,
         "DUCKDB_PATH": str(tmp_path / "a-file" / "liquidations.duckdb"),
         "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
-        "SECRET_KEY": "test",
     }
     manage = [sys.executable, "manage.py"]
     subprocess.run([*manage, "migrate", "-v0"], cwd=REPO, env=env, check=True)

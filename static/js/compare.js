@@ -12,8 +12,11 @@
   function drawCards(data) {
     cards.replaceChildren(...data.models.map((model) => {
       const card = Object.assign(document.createElement("article"), {className: "card"});
-      card.innerHTML = `<h2><i style="background:${COLOURS[model.name] || "#8089a0"}"></i></h2>
-        <div class="meter" data-band="${model.confidence_band}" title="confidence ${model.confidence_band}"><b style="width:${Math.round(model.avg_confidence * 100)}%"></b></div><dl></dl>`;
+      card.innerHTML = `<h2><i></i></h2>
+        <div class="meter" data-band="${model.confidence_band}" title="confidence ${model.confidence_band}"><b></b></div><dl></dl>`;
+      // set through the DOM: the Content-Security-Policy refuses style attributes in markup
+      card.querySelector("h2 i").style.background = COLOURS[model.name] || "#8089a0";
+      card.querySelector(".meter b").style.width = `${Math.round(model.avg_confidence * 100)}%`;
       card.querySelector("h2").append(label(model.name));
       liqmap.figures(card.querySelector("dl"), {"Avg confidence": `${(model.avg_confidence * 100).toFixed(1)} %`,
         "Mean long level": liqmap.usd(model.mean_level.long), "Mean short level": liqmap.usd(model.mean_level.short),

@@ -66,18 +66,28 @@ def page(shared_page, served, live_server) -> Page:
     """The tab, logged out, with every request of the test recorded: none may leave the
     machine. Routes a test adds are removed after it."""
     shared_page.context.clear_cookies()
-    requested = []
+    requested, blocked = [], []
     record = lambda request: requested.append(request.url)  # noqa: E731
     shared_page.on("request", record)
+
+    # Chromium reports what the Content-Security-Policy blocked on the console: a page that
+    # needs an inline script or style, or another origin, fails here rather than in production
+    def csp(message) -> None:
+        if "Content Security Policy" in message.text:
+            blocked.append(f"{shared_page.url}: {message.text}")
+
+    shared_page.on("console", csp)
     yield shared_page
     # a test may end while its page still fetches: let those requests finish, then leave the
     # page (its timers too) before the test's database goes away under the live server
     shared_page.wait_for_load_state("networkidle")
     shared_page.goto("about:blank")
     shared_page.remove_listener("request", record)
+    shared_page.remove_listener("console", csp)
     shared_page.unroute_all(behavior="ignoreErrors")
     outside = [url for url in requested if not is_local(url)]
     assert outside == [], f"requests left the machine: {outside}"
+    assert blocked == [], "the Content-Security-Policy blocked:\n" + "\n".join(blocked)
 
 
 def is_local(url: str) -> bool:
