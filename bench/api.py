@@ -60,9 +60,7 @@ import json
 import multiprocessing
 import os
 import resource
-import shutil
 import statistics
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -79,6 +77,7 @@ from harness import (
     get,
     gunicorn_command,
     machine_line,
+    scratch,
     setup_django,
     start_server,
     stop_server,
@@ -493,14 +492,8 @@ def main() -> None:
     if unknown or not args.worker_class:
         raise SystemExit(f"--worker-class: sync, gthread or sync,gthread (got {unknown or ''})")
     print(f"{machine_line()}  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
-    work = Path(tempfile.mkdtemp(prefix="liqmap-bench-api-"))
-    try:
+    with scratch("liqmap-bench-api-", args.keep) as work:
         bench(work, args)
-    finally:
-        if args.keep:
-            print(f"\nkept {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

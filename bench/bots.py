@@ -53,8 +53,6 @@ import itertools
 import json
 import multiprocessing
 import resource
-import shutil
-import tempfile
 import threading
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -67,6 +65,7 @@ from harness import (
     get,
     gunicorn_command,
     machine_line,
+    scratch,
     setup_django,
     start_server,
     stop_server,
@@ -255,8 +254,7 @@ def serve_and_measure(work: Path, env: dict, tokens: list[str], args) -> None:
 def main() -> None:
     args = parse_args()
     print(f"{machine_line()}  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
-    work = Path(tempfile.mkdtemp(prefix="liqmap-bench-bots-"))
-    try:
+    with scratch("liqmap-bench-bots-", args.keep) as work:
         env = setup_django(work)
         info, tokens = prepare(work, args.clients)
         print(
@@ -264,11 +262,6 @@ def main() -> None:
             f"calibrated and calculated in {info['seconds']:.1f} s; {len(tokens)} bots"
         )
         serve_and_measure(work, env, tokens, args)
-    finally:
-        if args.keep:
-            print(f"\nkept {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -22,9 +22,7 @@ How to run
 from __future__ import annotations
 
 import argparse
-import shutil
 import statistics
-import tempfile
 import time
 from pathlib import Path
 
@@ -34,6 +32,7 @@ from harness import (
     free_port,
     gunicorn_command,
     machine_line,
+    scratch,
     setup_django,
     start_server,
     stop_server,
@@ -117,8 +116,7 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="do not remove the temporary folder")
     args = parser.parse_args()
     print(machine_line())
-    work = Path(tempfile.mkdtemp(prefix="liqmap-bench-draw-"))
-    try:
+    with scratch("liqmap-bench-draw-", args.keep) as work:
         started = time.perf_counter()
         env = prepare(work)
         setup = time.perf_counter() - started
@@ -131,11 +129,6 @@ def main() -> None:
             figures = measure(f"http://{HOST}:{port}", args.runs)
         finally:
             stop_server(server)
-    finally:
-        if args.keep:
-            print(f"kept {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
     sent, decoded = figures["wire"]
     cold, warm = statistics.median(figures["cold"]), statistics.median(figures["warm"])
     print(f"plotly.js on the wire: {sent / 1e6:.2f} MB ({decoded / 1e6:.2f} MB decoded)")

@@ -3,14 +3,17 @@ server on loopback, and timing. Every bench imports this before Django."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import secrets
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -132,6 +135,22 @@ def stop_server(server: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait(timeout=5)
+
+
+# --- a work folder ---------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def scratch(prefix: str, keep: bool = False) -> Iterator[Path]:
+    """A temporary work folder, removed at the end unless ``keep`` (then its path is said)."""
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield work
+    finally:
+        if keep:
+            print(f"\nkept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 # --- timing and report -----------------------------------------------------------------------
