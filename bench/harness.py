@@ -18,8 +18,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"  # servers and clients stay on loopback, never any other address
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+# the repository (liqsite, heatmaps, ...) and this folder (imported as bench.harness by tests)
+for folder in (REPO, REPO / "bench"):
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
 
 from servers import free_port  # noqa: E402, F401  (the benches' one way to find a port)
 
