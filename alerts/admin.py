@@ -1,10 +1,13 @@
 from django.contrib import admin
+from django.db import models
 
 from .models import Alert, AlertEvent, Delivery
 
 
 @admin.register(Alert)
 class AlertAdmin(admin.ModelAdmin):
+    # a webhook typed without a scheme is https (the page's form says the same)
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = ("__str__", "owner", "kind", "state", "state_changed_at", "active")
     list_filter = ("kind", "state", "active", "symbol")
     search_fields = ("owner__username", "symbol", "webhook_url")

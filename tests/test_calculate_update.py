@@ -214,3 +214,23 @@ def test_learned_weights_leave_the_map_to_the_hourly_calculate(market):
     follow_to(fake, client, DAY_9 + 11 * HOUR_MS)
     assert "the hourly calculate recomputes" in tasks.calculate_update("BTCUSDT")["skipped"]
     assert runs()["as_of"].max() == DAY_9 + 10 * HOUR_MS
+
+
+def test_a_corrupted_layer_is_never_served_and_the_next_publish_mends_it(market, clients, settings):
+    fake, _, client = market
+    settings.WAREHOUSE_RETRY_DELAYS = [0.01]
+    follow_to(fake, client, DAY_9 + 10 * HOUR_MS)
+    tasks.calculate("BTCUSDT")
+    follow_to(fake, client, DAY_9 + 11 * HOUR_MS)
+    tasks.calculate_update("BTCUSDT")
+    snapshot = warehouse.current()
+    layer = [p for p in snapshot.paths() if p.name.startswith("recent-")][0]
+    layer.write_bytes(b"not a DuckDB file" * 1000)  # a disk that lost it
+
+    answer = clients["bot"].get("/api/v1/liquidations/levels?symbol=BTCUSDT")
+    assert answer.status_code == 503 and answer["Retry-After"] == "30"
+
+    follow_to(fake, client, DAY_9 + 12 * HOUR_MS)
+    tasks.calculate_update("BTCUSDT")  # a new layer over the same base
+    levels = clients["bot"].get("/api/v1/liquidations/levels?symbol=BTCUSDT").json()
+    assert levels["timestamp"] == "2024-01-09T12:00:00Z"
