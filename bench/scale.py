@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import os
 import shutil
 import subprocess
 import sys
@@ -111,7 +112,13 @@ def jobs(workers: int, env: dict, work: Path, args) -> dict:
 
     run = work / f"workers-{workers}"
     settings.DUCKDB_PATH, settings.SERVING_PATH = run / "liqmap.duckdb", run / "serving"
-    env = {**env, "DUCKDB_PATH": str(settings.DUCKDB_PATH), "SERVING_PATH": str(run / "serving")}
+    env = {
+        **env,
+        "DUCKDB_PATH": str(settings.DUCKDB_PATH),
+        "SERVING_PATH": str(run / "serving"),
+        # the cores shared between the workers, not each taking them all
+        "DUCKDB_THREADS": str(max(1, (os.cpu_count() or 1) // workers)),
+    }
     symbols = args.symbols.split(",")
     running = clusters(workers, env, work / "qcluster.log")
     try:

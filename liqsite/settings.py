@@ -255,6 +255,9 @@ FEED_STALE_SECONDS = env.int("FEED_STALE_SECONDS", default=600)
 WAREHOUSE_RETRY_DELAYS = [float(x) for x in env.list("WAREHOUSE_RETRY_DELAYS", default=[1, 3, 9])]
 # Seconds a writer waits for another writer's lock before giving up (naming the holder).
 WAREHOUSE_LOCK_TIMEOUT = env.float("WAREHOUSE_LOCK_TIMEOUT", default=600.0)
+# DuckDB threads per writer (0: as many as cores); with several workers writing side by side,
+# cores ÷ workers keeps them from fighting over the same cores
+DUCKDB_THREADS = env.int("DUCKDB_THREADS", default=0)
 FETCH_RETRIES = env.int("FETCH_RETRIES", default=3)
 # Waits between download attempts: 1x, 3x, 9x this many seconds.
 FETCH_BACKOFF_SECONDS = env.float("FETCH_BACKOFF_SECONDS", default=1.0)

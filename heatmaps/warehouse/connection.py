@@ -93,6 +93,8 @@ def connect(symbol: str, *, path: Path | None = None) -> Iterator[duckdb.DuckDBP
                 # Rows are always read back with ORDER BY: letting DuckDB insert in any order
                 # makes loading a file about 8 % faster (measured in bench/ingest.py).
                 con.execute("SET preserve_insertion_order = false")
+                if settings.DUCKDB_THREADS:  # writers side by side share the cores
+                    con.execute(f"SET threads = {int(settings.DUCKDB_THREADS)}")
                 schema.migrate(con)
                 yield con
             except BaseException:
