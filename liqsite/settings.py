@@ -1,5 +1,6 @@
 """liqmap settings: one file, every value from the environment (or `.env`), see `.env.example`."""
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -255,9 +256,13 @@ FEED_STALE_SECONDS = env.int("FEED_STALE_SECONDS", default=600)
 WAREHOUSE_RETRY_DELAYS = [float(x) for x in env.list("WAREHOUSE_RETRY_DELAYS", default=[1, 3, 9])]
 # Seconds a writer waits for another writer's lock before giving up (naming the holder).
 WAREHOUSE_LOCK_TIMEOUT = env.float("WAREHOUSE_LOCK_TIMEOUT", default=600.0)
-# DuckDB threads per writer (0: as many as cores); with several workers writing side by side,
-# cores ÷ workers keeps them from fighting over the same cores
-DUCKDB_THREADS = env.int("DUCKDB_THREADS", default=0)
+# DuckDB threads per writer (0: as many as cores). Workers writing side by side must share the
+# cores, not each take them all: by default a qcluster of N workers gives each cores ÷ N.
+QCLUSTER_WORKERS = env.int("QCLUSTER_WORKERS", default=1)
+DUCKDB_THREADS = env.int(
+    "DUCKDB_THREADS",
+    default=0 if QCLUSTER_WORKERS == 1 else max(1, (os.cpu_count() or 1) // QCLUSTER_WORKERS),
+)
 FETCH_RETRIES = env.int("FETCH_RETRIES", default=3)
 # Waits between download attempts: 1x, 3x, 9x this many seconds.
 FETCH_BACKOFF_SECONDS = env.float("FETCH_BACKOFF_SECONDS", default=1.0)
@@ -336,7 +341,7 @@ Q_CLUSTER = {
     "name": "liqmap",
     **({"redis": REDIS_URL} if REDIS_URL else {"orm": "default"}),
     # DuckDB takes one writer: the jobs that write the warehouse wait for its lock in turn.
-    "workers": env.int("QCLUSTER_WORKERS", default=1),
+    "workers": QCLUSTER_WORKERS,
     "timeout": 3600,
     "retry": 3700,
     "max_attempts": 1,
