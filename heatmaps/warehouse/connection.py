@@ -49,13 +49,14 @@ class WarehouseBusy(WarehouseError):
     """Another writer held the warehouse for longer than WAREHOUSE_LOCK_TIMEOUT."""
 
 
-_SYMBOL = re.compile(r"^[A-Z0-9]{2,20}$")
+# what a symbol may be: it names files and folders
+SYMBOL = re.compile(r"^[A-Z0-9]{2,20}$")
 
 
 def path_of(symbol: str) -> Path:
     """The warehouse file of ``symbol``: ``DUCKDB_PATH`` with the symbol after its stem
     (``liquidations.duckdb`` → ``liquidations-BTCUSDT.duckdb``)."""
-    if not _SYMBOL.match(symbol):  # it becomes a file name
+    if not SYMBOL.match(symbol):  # it becomes a file name
         raise ValueError(f"not a symbol: {symbol!r} (capital letters and digits, e.g. BTCUSDT)")
     base = Path(settings.DUCKDB_PATH)
     return base.with_name(f"{base.stem}-{symbol}{base.suffix}")
@@ -65,11 +66,8 @@ def stored_symbols() -> list[str]:
     """Symbols that have a warehouse file, sorted."""
     base = Path(settings.DUCKDB_PATH)
     prefix = f"{base.stem}-"
-    return sorted(
-        path.name[len(prefix) : -len(base.suffix) or None]
-        for path in base.parent.glob(f"{prefix}*{base.suffix}")
-        if _SYMBOL.match(path.name[len(prefix) : -len(base.suffix) or None])
-    )
+    names = (path.stem[len(prefix) :] for path in base.parent.glob(f"{prefix}*{base.suffix}"))
+    return sorted(name for name in names if SYMBOL.match(name))
 
 
 @contextlib.contextmanager

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import threading
 import time
 from collections.abc import Iterator
@@ -26,7 +25,7 @@ import pandas as pd
 import structlog
 from django.conf import settings
 
-from .connection import IO_ERRORS, reported
+from .connection import IO_ERRORS, SYMBOL, reported
 
 _log = structlog.get_logger("liqmap.warehouse")
 
@@ -54,7 +53,6 @@ SERVED_TIMES: dict[str, str | None] = {
     "model_runs": None,
     "snapshot_quality": "time_bucket",
 }
-_SYMBOL = re.compile(r"^[A-Z0-9]{2,20}$")
 
 
 class WarehouseUnavailable(Exception):
@@ -114,7 +112,7 @@ def current(serving: Path | None = None) -> Snapshot | None:
     """The snapshot readers see now, or None when nothing is published yet."""
     serving = Path(serving or settings.SERVING_PATH)
     try:
-        folders = sorted(p for p in serving.iterdir() if _SYMBOL.match(p.name))
+        folders = sorted(p for p in serving.iterdir() if SYMBOL.match(p.name))
     except (FileNotFoundError, NotADirectoryError):
         return None
     pointers = tuple(

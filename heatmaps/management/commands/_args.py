@@ -5,20 +5,18 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import re
 from collections.abc import Iterator
 from datetime import date
 
 from django.core.management.base import CommandError
 
 from heatmaps.warehouse import WarehouseError
-
-_SYMBOL = re.compile(r"^[A-Z0-9]{2,20}$")
+from heatmaps.warehouse.connection import SYMBOL
 
 
 def symbol(text: str) -> str:
     value = text.strip().upper()
-    if not _SYMBOL.match(value):
+    if not SYMBOL.match(value):
         raise argparse.ArgumentTypeError(f"{text!r} is not a symbol like BTCUSDT")
     return value
 
