@@ -139,6 +139,31 @@ def stop_server(server: subprocess.Popen) -> None:
             server.wait(timeout=5)
 
 
+# --- django-q2 -----------------------------------------------------------------------------
+
+
+def run_queued(func: str, calls: list[tuple], timeout: float = 1800, **kwargs) -> tuple:
+    """Queue ``func`` once per argument tuple and wait until the qclusters have run them all:
+    (wall seconds from the first queued to the last finished, their django-q2 Tasks). A
+    failed task raises, with its traceback."""
+    from django_q.models import Task
+    from django_q.tasks import async_task
+
+    started = time.perf_counter()
+    ids = [async_task(func, *args, **kwargs) for args in calls]
+    deadline = time.monotonic() + timeout
+    while Task.objects.filter(id__in=ids).count() < len(ids):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{func} did not finish in {timeout:g} s")
+        time.sleep(0.1)
+    seconds = time.perf_counter() - started
+    tasks = list(Task.objects.filter(id__in=ids))
+    failed = [t.result for t in tasks if not t.success]
+    if failed:
+        raise RuntimeError(f"{func} failed: {failed[0]}")
+    return seconds, tasks
+
+
 # --- a work folder ---------------------------------------------------------------------------
 
 

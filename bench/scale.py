@@ -45,6 +45,7 @@ from harness import (  # puts the repository on the path
     free_port,
     gunicorn_command,
     machine_line,
+    run_queued,
     setup_django,
     start_server,
     stop_server,
@@ -63,26 +64,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--symbols", default="BTCUSDT,ETHUSDT")
     parser.add_argument("--clients", type=int, default=64)
     return parser.parse_args()
-
-
-def run_queued(func: str, calls: list[tuple], timeout: float = 1800, **kwargs) -> float:
-    """Queue ``func`` once per argument tuple, wait until the clusters have run them all;
-    return the wall seconds from the first queued to the last finished."""
-    from django_q.models import Task
-    from django_q.tasks import async_task
-
-    started = time.perf_counter()
-    ids = [async_task(func, *args, **kwargs) for args in calls]
-    deadline = time.monotonic() + timeout
-    while Task.objects.filter(id__in=ids).count() < len(ids):
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{func} did not finish in {timeout:g} s")
-        time.sleep(0.1)
-    seconds = time.perf_counter() - started
-    failed = [t.result for t in Task.objects.filter(id__in=ids, success=False)]
-    if failed:
-        raise RuntimeError(f"{func} failed: {failed[0]}")
-    return seconds
 
 
 def clusters(count: int, env: dict, log: Path) -> list[subprocess.Popen]:
@@ -122,25 +103,25 @@ def jobs(workers: int, env: dict, work: Path, args) -> dict:
     symbols = args.symbols.split(",")
     running = clusters(workers, env, work / "qcluster.log")
     try:
-        ingest = run_queued(
+        ingest, _ = run_queued(
             "heatmaps.tasks.ingest", [(s, FIRST, LAST) for s in symbols], source=str(args.source)
         )
-        calculate = run_queued("heatmaps.tasks.calculate", [(s,) for s in symbols])
+        calculate, _ = run_queued("heatmaps.tasks.calculate", [(s,) for s in symbols])
     finally:
         stop(running)
     size = sum(
         p.stat().st_size for s in symbols for p in (args.source / "data").rglob(f"{s}-*.zip")
     )
-    bars = sum(len(s_bars(s)) for s in symbols) * 4  # three members and the ensemble
+    bars = sum(bar_count(s) for s in symbols) * 4  # three members and the ensemble
     return {"env": env, "ingest": ingest, "calculate": calculate, "bytes": size, "bars": bars}
 
 
-def s_bars(symbol: str) -> list:
+def bar_count(symbol: str) -> int:
     from heatmaps import warehouse
 
     with warehouse.connect(symbol) as con:
         start, end = warehouse.data_range(con, symbol)
-        return list(warehouse.load_bars(con, symbol, start, end + 300_000)["open_time"])
+        return len(warehouse.load_bars(con, symbol, start, end + 300_000))
 
 
 def clients_under_load(env: dict, work: Path, args) -> dict:
@@ -182,7 +163,7 @@ def clients_under_load(env: dict, work: Path, args) -> dict:
         threads = [threading.Thread(target=client, args=(t,)) for t in tokens]
         for thread in threads:
             thread.start()
-        seconds = run_queued("heatmaps.tasks.calculate", [(s,) for s in args.symbols.split(",")])
+        seconds, _ = run_queued("heatmaps.tasks.calculate", [(s,) for s in args.symbols.split(",")])
         done.set()
         for thread in threads:
             thread.join()

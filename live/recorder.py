@@ -104,11 +104,11 @@ class Recorder:
                 if publishing and symbol in self.unpublished:
                     warehouse.publish(con, symbol, since=self.unpublished.pop(symbol))
         if publishing:
-            self._publish_rest()
+            self._publish_pending()
         self.added += sum(added.values())
         return added, newest
 
-    def _publish_rest(self) -> None:
+    def _publish_pending(self) -> None:
         """Publish the symbols with rows written but not published (none in this batch)."""
         for symbol, since in list(self.unpublished.items()):
             with warehouse.connect(symbol) as con:
@@ -119,7 +119,7 @@ class Recorder:
     def close(self) -> None:
         """Write what is left, publish what was not, and say the feeds stopped."""
         self.flush(status=Feed.Status.STOPPED)
-        self._publish_rest()
+        self._publish_pending()
 
 
 def record_liquidations(

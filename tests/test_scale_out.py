@@ -25,33 +25,26 @@ JOBS_TIMEOUT = 300
 # run in a process of its own on the team's settings: queue each stage for every symbol, wait
 # for the clusters to run it, print what the tasks say
 DRIVER = """
-import json, sys, time
+import json, sys
 from datetime import date
+sys.path.insert(0, "bench")
+from harness import run_queued
 import django
 django.setup()
-from django_q.models import Task
-from django_q.tasks import async_task
 symbols, source, timeout = sys.argv[1].split(","), sys.argv[2], float(sys.argv[3])
-stages = {
-    "ingest": lambda s: async_task(
-        "heatmaps.tasks.ingest", s, date(2024, 1, 1), date(2024, 1, 10), source=source
-    ),
-    "calculate": lambda s: async_task("heatmaps.tasks.calculate", s),
-}
 done = {}
-for stage, queue in stages.items():
-    ids = [queue(s) for s in symbols]
-    deadline = time.monotonic() + timeout
-    while Task.objects.filter(id__in=ids).count() < len(ids):
-        if time.monotonic() > deadline:
-            sys.exit(f"{stage} did not finish in {timeout} s")
-        time.sleep(0.2)
-    done[stage] = [
-        {"success": t.success, "result": str(t.result)[:300],
-         "started": t.started.timestamp(), "stopped": t.stopped.timestamp()}
-        for t in Task.objects.filter(id__in=ids)
-    ]
-print(json.dumps(done))
+_, done["ingest"] = run_queued(
+    "heatmaps.tasks.ingest",
+    [(s, date(2024, 1, 1), date(2024, 1, 10)) for s in symbols],
+    timeout,
+    source=source,
+)
+_, done["calculate"] = run_queued("heatmaps.tasks.calculate", [(s,) for s in symbols], timeout)
+print(json.dumps({
+    stage: [{"success": t.success, "started": t.started.timestamp(),
+             "stopped": t.stopped.timestamp()} for t in tasks]
+    for stage, tasks in done.items()
+}))
 """
 
 
