@@ -7,6 +7,7 @@ import json
 import time
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from django.utils import timezone
 from django_q.tasks import async_task
 from tqdm import tqdm
 
-from heatmaps import warehouse
+from heatmaps import ingest_days, warehouse
 from heatmaps.binance import archive, download, signed
 from heatmaps.binance.formats import RejectedFile, sniff_header
 from heatmaps.binance.stream import STREAM_UNDERCOUNT
@@ -46,11 +47,14 @@ def ingest(
     source: Path | None = None,
     datasets: str | None = None,
     progress: bool = False,
+    spread: bool = False,
 ) -> dict:
     """Load every archive file of ``symbol`` between ``start`` and ``end`` found under ``source``.
 
     A file already loaded with the same sha256 is skipped; a changed one replaces its own rows;
-    a bad one is rejected whole. Returns counts per dataset and the rejected files.
+    a bad one is rejected whole. Returns counts per dataset and the rejected files. ``spread``:
+    the qcluster's other workers parse the files a day each while this job loads them
+    (``ingest_days``); the rows are the same.
     """
     source = Path(source or settings.BINANCE_DATA_PATH)
     selections = archive.parse_selections(datasets, need_interval=False)
@@ -72,11 +76,13 @@ def ingest(
                 desc=f"ingest {symbol}",
                 disable=not progress,
             ) as bar,
+            _shared(spread, symbol, source, files, con) as shared,
         ):
             for item in files:
                 path = source / item.relpath
                 try:
-                    state, rows, superseded = _ingest_file(con, item, path, hasher)
+                    with shared.claim(str(item.relpath)) if shared else nullcontext() as staged:
+                        state, rows, superseded = _ingest_file(con, item, path, hasher, staged)
                 except RejectedFile as exc:
                     state, rows, superseded = "rejected", 0, 0
                     rejected.append({"path": exc.path, "line": exc.line, "reason": exc.reason})
@@ -96,6 +102,7 @@ def ingest(
         raise
     summary = {
         "files": len(files),
+        "staged_by_workers": shared.by_workers if shared else 0,
         "datasets": {name: dict(counts) for name, counts in sorted(outcome.items())},
         "rejected": rejected,
         "tables": tables,
@@ -114,10 +121,46 @@ def ingest(
     return summary
 
 
-def _ingest_file(con, item: archive.ArchiveFile, path: Path, hasher) -> tuple[str, int, int]:
+@contextmanager
+def _shared(spread: bool, symbol: str, source: Path, files, con):
+    """The workers' share of a spread ingest (None when not spread)."""
+    if not spread or not files:
+        yield None
+        return
+    shared = ingest_days.SharedIngest(symbol, source)
+    try:
+        known = warehouse.known_files(con, [str(f.relpath) for f in files])
+        shared.queue(files, known)
+        yield shared
+    finally:
+        shared.close()
+
+
+def _ingest_file(
+    con, item: archive.ArchiveFile, path: Path, hasher, staged: ingest_days.StagedFile | None
+) -> tuple[str, int, int]:
     relpath = str(item.relpath)
     size = path.stat().st_size
     known = warehouse.find_file(con, relpath)
+    if staged is not None:
+        if staged.rejected is not None:
+            raise staged.rejected
+        if known is not None and (known.size, known.sha256) == (size, staged.sha256):
+            return "skipped", 0, 0
+        if staged.parquet is not None:
+            result = warehouse.load_file(
+                con,
+                dataset=item.dataset,
+                csv_path=path,
+                header=False,
+                relpath=relpath,
+                symbol=item.symbol,
+                interval=item.interval,
+                sha256=lambda: staged.sha256,
+                size=size,
+                staged=staged.parquet,
+            )
+            return ("replaced" if result.replaced else "loaded"), result.rows, result.superseded
     if known is not None and known.size == size:
         # maybe unchanged: the hash decides before any work is done
         digest = warehouse.sha256_of(path)
@@ -130,7 +173,7 @@ def _ingest_file(con, item: archive.ArchiveFile, path: Path, hasher) -> tuple[st
 
     def verified_sha256() -> str:
         digest = pending.result()
-        _verify_checksum(path, relpath, digest)
+        download.verify_checksum(path, relpath, digest)
         return digest
 
     log.debug("ingest_file_started", path=relpath, size=size)
@@ -150,15 +193,11 @@ def _ingest_file(con, item: archive.ArchiveFile, path: Path, hasher) -> tuple[st
     return ("replaced" if result.replaced else "loaded"), result.rows, result.superseded
 
 
-def _verify_checksum(path: Path, relpath: str, sha256: str) -> None:
-    checksum_file = path.with_name(path.name + ".CHECKSUM")
-    if not checksum_file.exists():
-        return
-    expected = download.read_checksum(checksum_file)
-    if expected != sha256:
-        raise RejectedFile(
-            relpath, f"sha256 {sha256[:12]}… does not match its CHECKSUM file ({expected[:12]}…)"
-        )
+def stage_day(folder: str, symbol: str, source: str, files: list) -> dict:
+    """A worker's share of a spread ingest: stage (parse and check) the files of one day
+    that the loader has not reached, for it to copy in. Does nothing once the ingest ended."""
+    counts = ingest_days.stage_files(Path(folder), symbol, Path(source), files)
+    return {"symbol": symbol, "period": files[0][2] if files else None, **counts}
 
 
 # What the models read; trades, bookDepth and index prices are large and optional.

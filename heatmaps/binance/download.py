@@ -16,6 +16,7 @@ import pooch
 import requests
 
 from .archive import ArchiveFile
+from .formats import RejectedFile
 
 pooch.get_logger().setLevel(logging.WARNING)
 
@@ -30,6 +31,19 @@ def read_checksum(path: Path) -> str:
     if not text or len(text[0]) != 64:
         raise ValueError(f"{path}: not a CHECKSUM file (expected '<sha256>  <name>')")
     return text[0].lower()
+
+
+def verify_checksum(path: Path, relpath: str, sha256: str) -> None:
+    """Reject ``path`` when a CHECKSUM file beside it names another sha256 (none: nothing to
+    check)."""
+    checksum_file = path.with_name(path.name + ".CHECKSUM")
+    if not checksum_file.exists():
+        return
+    expected = read_checksum(checksum_file)
+    if expected != sha256:
+        raise RejectedFile(
+            relpath, f"sha256 {sha256[:12]}… does not match its CHECKSUM file ({expected[:12]}…)"
+        )
 
 
 @dataclass

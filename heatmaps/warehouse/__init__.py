@@ -2,8 +2,9 @@
 
 One module per concern: ``schema`` (tables and migrations), ``connection`` (the writer
 lock, WarehouseError), ``transactions`` (the one transaction), ``loading`` (archive files into
-raw tables), ``live`` (REST and stream rows between the archive's files), ``model_io`` (what
-the jobs read and write), ``publishing`` (the snapshots the web reads), ``serving`` (their
+raw tables), ``staging`` (an archive file parsed and checked by any worker, for the symbol's
+writer to copy in), ``live`` (REST and stream rows between the archive's files), ``model_io``
+(what the jobs read and write), ``publishing`` (the snapshots the web reads), ``serving`` (their
 readers), ``queries`` (what the API and the jobs ask), ``point_in_time`` (what the API reads
 to answer as of a past time). Every public function takes and returns
 times as epoch ms UTC. Callers write ``warehouse.load_market(...)``: the names are here.
@@ -24,6 +25,7 @@ from .loading import (
     LoadResult,
     bare_read_csv,
     find_file,
+    known_files,
     load_file,
     sha256_of,
     table_counts,
@@ -66,6 +68,7 @@ from .serving import (
     snapshot_connection,
     snapshot_id,
 )
+from .staging import Staged, stage_file
 from .transactions import transaction
 
 __all__ = [
@@ -76,6 +79,7 @@ __all__ = [
     "SERVED_TABLES",
     "FileRecord",
     "LoadResult",
+    "Staged",
     "WarehouseBusy",
     "WarehouseError",
     "WarehouseUnavailable",
@@ -92,6 +96,7 @@ __all__ = [
     "current",
     "data_range",
     "find_file",
+    "known_files",
     "heatmap_cells",
     "heatmap_extent",
     "heatmap_rows",
@@ -126,6 +131,7 @@ __all__ = [
     "source_counts",
     "supersede",
     "table_counts",
+    "stage_file",
     "transaction",
     "writer_lock",
 ]

@@ -22,6 +22,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--datasets", help="comma-separated, e.g. metrics,klines:5m (default: all found)"
         )
+        parser.add_argument(
+            "--spread",
+            action="store_true",
+            help="the qcluster's workers parse the files, a task per day, while this command "
+            "loads them (same rows; with no qcluster running, this command does it all)",
+        )
 
     def handle(self, *args, **options):
         check_period(options)
@@ -36,6 +42,7 @@ class Command(BaseCommand):
                 source=source,
                 datasets=options["datasets"],
                 progress=options["verbosity"] > 0,
+                spread=options["spread"],
             )
         self._print(summary)
         if summary["rejected"]:
@@ -60,4 +67,6 @@ class Command(BaseCommand):
         for bad in summary["rejected"]:
             where = f"{bad['path']}, line {bad['line']}" if bad["line"] else bad["path"]
             self.stderr.write(f"REJECTED {where}: {bad['reason']}")
-        out.write(f"\n{summary['files']} file(s) in {summary['seconds']:.1f} s")
+        staged = summary["staged_by_workers"]
+        by_workers = f", {staged} parsed by the qcluster's workers" if staged else ""
+        out.write(f"\n{summary['files']} file(s) in {summary['seconds']:.1f} s{by_workers}")

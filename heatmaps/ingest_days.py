@@ -1,0 +1,231 @@
+"""One symbol's ingest shared by several workers, a task per day.
+
+A symbol's warehouse file takes one writer, so the ingest job itself (the loader) copies every
+file in, in the order a plain ingest does: the rows, and the files' ids, are the same. What
+costs (hashing, unzipping, parsing, typing and checking a CSV) any worker can do: the loader
+queues one ``tasks.stage_day`` per day (a month for monthly files), the latest first, and walks
+the files from the earliest, so the workers and the loader meet in between. A file is claimed
+with a lock beside its staged rows: the loader takes the lock (waiting while a worker stages
+that file) and copies the staged rows in, or parses the file itself when nobody did.
+
+Claims are OS file locks, not the conditional row updates of STYLE.md: the kernel frees the
+lock of a worker killed mid-file, so the loader never waits on a dead claim, and the run's own
+lock, held by the loader while it lives, tells a worker whether anyone still wants its work.
+The staged files live beside the warehouse (``<DUCKDB_PATH folder>/staging/``), so the workers
+sharing an ingest share that folder and the archive's (one machine, or a shared disk).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+import structlog
+from django.conf import settings
+from filelock import FileLock, Timeout
+
+from heatmaps import warehouse
+from heatmaps.binance import archive, download
+from heatmaps.binance.formats import DATASETS, RejectedFile, sniff_header
+from heatmaps.binance.unpack import csv_inside, first_line
+
+log = structlog.get_logger("liqmap.ingest")
+
+# How long the loader waits for a worker staging a file before parsing it itself: far above a
+# day of aggTrades (a worker that died has already let go of its lock).
+CLAIM_TIMEOUT_SECONDS = 900
+
+
+def staging_root() -> Path:
+    return Path(settings.DUCKDB_PATH).parent / "staging"
+
+
+@dataclass(frozen=True)
+class StagedFile:
+    """What a worker found of one archive file: its sha256, and its rows (``parquet``), or
+    that it is the file already loaded (``unchanged``), or why it is rejected."""
+
+    sha256: str
+    parquet: Path | None = None
+    unchanged: bool = False
+    rejected: RejectedFile | None = None
+
+
+def _key(relpath: str) -> str:
+    return relpath.replace("/", "~")  # klines and markPriceKlines share file names
+
+
+def claim_lock(folder: Path, relpath: str) -> Path:
+    """The lock whose holder stages or loads ``relpath`` in the run ``folder``."""
+    return folder / f"{_key(relpath)}.lock"
+
+
+class SharedIngest:
+    """The loader's side: its run folder, the stage tasks it queues, the claims it takes."""
+
+    def __init__(self, symbol: str, source: Path):
+        name = f"{symbol}-{uuid.uuid4().hex[:12]}"
+        # made under a hidden name and renamed once its lock is held, so that no sweep takes
+        # the new folder for an abandoned one
+        starting = staging_root() / f".{name}"
+        starting.mkdir(parents=True)
+        self._alive = FileLock(starting / "run.lock")
+        self._alive.acquire()
+        self.folder = starting.rename(staging_root() / name)
+        self.symbol, self.source = symbol, source
+        self.by_workers = 0
+        _sweep_abandoned(self.folder)
+
+    def queue(self, files: list[archive.ArchiveFile], known: dict[str, tuple[int, str]]) -> int:
+        """Queue a stage task per period (day or month) of ``files``, latest first; ``known``:
+        relpath → (size, sha256) of the files already loaded. Returns the count queued."""
+        from django_q.tasks import async_task  # noqa: PLC0415 (django-q2 needs the app registry)
+
+        days: dict[str, list] = {}
+        for item in files:
+            relpath = str(item.relpath)
+            days.setdefault(item.period, []).append(
+                (item.dataset.name, item.interval, item.period, relpath, known.get(relpath))
+            )
+        for period in sorted(days, reverse=True):
+            async_task(
+                "heatmaps.tasks.stage_day",
+                str(self.folder),
+                self.symbol,
+                str(self.source),
+                days[period],
+                group=self.folder.name,
+                task_name=f"stage {self.symbol} {period}",
+            )
+        return len(days)
+
+    @contextlib.contextmanager
+    def claim(self, relpath: str) -> Iterator[StagedFile | None]:
+        """Hold ``relpath``'s claim while the loader loads it: yields what a worker staged, or
+        None (nobody did: the loader parses the file itself)."""
+        key = _key(relpath)
+        lock = FileLock(claim_lock(self.folder, relpath), timeout=CLAIM_TIMEOUT_SECONDS)
+        try:
+            lock.acquire()
+        except Timeout:  # a live worker stuck on it: do it here, ignore what it leaves
+            log.warning("stage_claim_timeout", path=relpath, seconds=CLAIM_TIMEOUT_SECONDS)
+            yield None
+            return
+        try:
+            staged = _read_staged(self.folder, key)
+            if staged is not None:
+                self.by_workers += 1
+            yield staged
+            (self.folder / f"{key}.done").touch()
+        finally:
+            lock.release()
+
+    def close(self) -> None:
+        """Stop the workers' remaining stage tasks (they find no run) and drop the staged rows."""
+        shutil.rmtree(self.folder, ignore_errors=True)
+        self._alive.release()
+
+
+def _sweep_abandoned(current: Path) -> None:
+    """Remove the run folders of loaders that died (their run lock is free)."""
+    for folder in current.parent.iterdir():
+        if folder == current or folder.name.startswith(".") or not folder.is_dir():
+            continue
+        with contextlib.suppress(Timeout, OSError), FileLock(folder / "run.lock", timeout=0):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _read_staged(folder: Path, key: str) -> StagedFile | None:
+    meta = folder / f"{key}.json"
+    if not meta.exists():
+        return None
+    found = json.loads(meta.read_text())
+    rejected = found.get("rejected")
+    return StagedFile(
+        sha256=found["sha256"],
+        parquet=folder / f"{key}.parquet" if "rows" in found else None,
+        unchanged=found.get("unchanged", False),
+        rejected=RejectedFile(found["path"], rejected["reason"], rejected["line"])
+        if rejected
+        else None,
+    )
+
+
+def _loader_alive(folder: Path) -> bool:
+    if not folder.is_dir():  # the loader finished (a lock would make the folder again)
+        return False
+    try:
+        with FileLock(folder / "run.lock", timeout=0):
+            return False
+    except Timeout:
+        return True
+    except OSError:  # the folder is gone: the loader finished
+        return False
+
+
+def stage_files(folder: Path, symbol: str, source: Path, files: list) -> dict:
+    """The worker's side (``tasks.stage_day``): stage every file of ``files`` that nobody has
+    claimed, while the loader still wants them. Returns counts of what it did."""
+    counts: Counter = Counter()
+    for name, interval, period, relpath, known in files:
+        if not _loader_alive(folder):
+            counts["not_needed"] += 1  # the ingest finished (or died): nothing to stage for
+            continue
+        key = _key(relpath)
+        try:
+            with FileLock(claim_lock(folder, relpath), timeout=0):
+                if (folder / f"{key}.done").exists() or (folder / f"{key}.json").exists():
+                    counts["not_needed"] += 1
+                    continue
+                item = archive.ArchiveFile(
+                    DATASETS[name], symbol, interval, period, PurePosixPath(relpath)
+                )
+                counts[_stage(folder, key, item, source / relpath, known)] += 1
+        except Timeout:
+            counts["claimed_by_another"] += 1
+        except OSError:
+            if folder.is_dir():
+                raise
+            counts["not_needed"] += 1  # the loader finished while this one worked
+    return dict(counts)
+
+
+def _stage(folder: Path, key: str, item, path: Path, known) -> str:
+    relpath = str(item.relpath)
+    digest = warehouse.sha256_of(path)
+    meta: dict = {"sha256": digest, "path": relpath}
+    if known is not None and tuple(known) == (path.stat().st_size, digest):
+        meta["unchanged"] = True
+        outcome = "unchanged"
+    else:
+        parquet = folder / f"{key}.parquet"
+        try:
+            # the checks in the order a plain ingest makes them: the rows, then the CHECKSUM
+            with csv_inside(path, relpath) as csv_path:
+                header = sniff_header(relpath, first_line(csv_path), item.dataset)
+                staged = warehouse.stage_file(
+                    dataset=item.dataset,
+                    csv_path=csv_path,
+                    header=header,
+                    relpath=relpath,
+                    symbol=item.symbol,
+                    target=parquet,
+                )
+            download.verify_checksum(path, relpath, digest)
+            meta["rows"] = staged.rows
+            outcome = "staged"
+        except RejectedFile as exc:
+            parquet.unlink(missing_ok=True)
+            meta["rejected"] = {"reason": exc.reason, "line": exc.line}
+            outcome = "rejected"
+    partial = folder / f"{key}.json.partial"
+    partial.write_text(json.dumps(meta))
+    os.replace(partial, folder / f"{key}.json")  # the json says the staging is whole
+    return outcome

@@ -1,0 +1,171 @@
+"""An ingest spread over workers (a stage task per day; the job itself loads): the rows, the
+ledger and the rejections are those of a plain ingest; a worker that dies while it holds a
+file never stalls the loader; a worker whose ingest has ended does nothing."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django_q.conf import Conf
+from django_q.models import Task
+
+from heatmaps import ingest_days, tasks, warehouse
+from heatmaps.binance import archive
+from heatmaps.models import IngestRun
+
+from .conftest import REPO
+from .test_ingest import BAD_FILES, JAN
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def workers_at_once(monkeypatch):
+    """django-q2 runs each task as it is queued (as Q_SYNC=1 does): every stage task of a
+    spread ingest has run before the loader reaches its first file."""
+    monkeypatch.setattr(Conf, "SYNC", True)
+
+
+def every_row(path) -> dict[str, list[tuple]]:
+    """Every table of a warehouse file but the time each file was loaded."""
+    with warehouse.connect("BTCUSDT", path=path) as con:
+        tables = [r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()]
+        return {
+            t: con.execute(
+                f"SELECT * {'EXCLUDE (loaded_at)' if t == 'ingested_files' else ''} "
+                f"FROM {t} ORDER BY ALL"
+            ).fetchall()
+            for t in tables
+        }
+
+
+def test_a_spread_ingest_leaves_the_rows_and_ledger_of_a_plain_one(
+    sample_archive, warehouse_path, workers_at_once
+):
+    plain = tasks.ingest("BTCUSDT", *JAN, source=sample_archive)
+    plain_rows = every_row(warehouse.path_of("BTCUSDT"))
+    warehouse.path_of("BTCUSDT").rename(warehouse_path.parent / "plain.duckdb")
+
+    spread = tasks.ingest("BTCUSDT", *JAN, source=sample_archive, spread=True)
+
+    assert every_row(warehouse.path_of("BTCUSDT")) == plain_rows
+    assert spread["datasets"] == plain["datasets"] and spread["tables"] == plain["tables"]
+    # the workers parsed every file, a task per day (and one for the month's funding file),
+    # latest first
+    assert spread["staged_by_workers"] == spread["files"] == plain["files"]
+    stage_tasks = Task.objects.filter(func="heatmaps.tasks.stage_day").order_by("started")
+    assert [t.result["period"] for t in stage_tasks] == [
+        *(f"2024-01-{day:02d}" for day in range(10, 0, -1)),
+        "2024-01",
+    ]
+    assert all(t.success and set(t.result) == {"symbol", "period", "staged"} for t in stage_tasks)
+    assert sum(t.result["staged"] for t in stage_tasks) == spread["files"]
+    assert not any(ingest_days.staging_root().iterdir())  # nothing staged is left behind
+
+    again = tasks.ingest("BTCUSDT", *JAN, source=sample_archive, spread=True)
+
+    assert every_row(warehouse.path_of("BTCUSDT")) == plain_rows
+    assert all(set(c) == {"skipped", "rows"} for c in again["datasets"].values())
+    assert sum(t.result.get("unchanged", 0) for t in Task.objects.all()) == again["files"]
+
+
+@pytest.mark.parametrize("case", list(BAD_FILES))
+def test_a_spread_ingest_rejects_what_a_plain_one_rejects(
+    case, sample_archive, warehouse_path, workers_at_once
+):
+    make_bad, line, reason = BAD_FILES[case]
+    tasks.ingest("BTCUSDT", *JAN, source=sample_archive, datasets="metrics")
+    before = every_row(warehouse.path_of("BTCUSDT"))
+    make_bad(sample_archive)
+
+    with pytest.raises(CommandError, match="1 file\\(s\\) rejected"):
+        call_command(
+            "ingest",
+            *("--source", str(sample_archive), "--start", "2024-01-01", "--end", "2024-01-11"),
+            *("--datasets", "metrics", "--spread"),
+            verbosity=0,
+        )
+
+    assert every_row(warehouse.path_of("BTCUSDT")) == before
+    (rejected,) = IngestRun.objects.first().summary["rejected"]
+    assert rejected["path"].endswith("BTCUSDT-metrics-2024-01-11.zip")
+    assert reason in rejected["reason"] and rejected["line"] == line
+
+
+# a worker holding the claim of one file, until it is killed
+HOLDER = """
+import sys, time
+from filelock import FileLock
+held = FileLock(sys.argv[1])
+held.acquire()
+print("holding", flush=True)
+time.sleep(600)
+"""
+
+
+def test_the_loader_waits_for_a_worker_on_a_file_and_goes_on_when_it_dies(
+    sample_archive, warehouse_path
+):
+    files = archive.find_local_files(
+        sample_archive, "BTCUSDT", *JAN, archive.parse_selections("metrics", need_interval=False)
+    )
+    relpath = str(files[3].relpath)
+    shared = ingest_days.SharedIngest("BTCUSDT", sample_archive)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(ingest_days.claim_lock(shared.folder, relpath))],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout.readline() == "holding\n"
+    threading.Timer(1.0, holder.kill).start()  # SIGKILL: it never lets go itself
+
+    started = time.monotonic()
+    with shared.claim(relpath) as staged:
+        waited = time.monotonic() - started
+        # a worker in the middle of this file: its own stage task finds it claimed
+        worker = tasks.stage_day(
+            str(shared.folder),
+            "BTCUSDT",
+            str(sample_archive),
+            [(f.dataset.name, f.interval, f.period, str(f.relpath), None) for f in files[3:5]],
+        )
+    holder.wait()
+
+    assert waited >= 1.0 and staged is None  # it waited, then found nothing staged: its turn
+    assert worker == {
+        "symbol": "BTCUSDT",
+        "period": files[3].period,
+        "claimed_by_another": 1,
+        "staged": 1,
+    }
+    with shared.claim(str(files[4].relpath)) as staged:
+        assert staged is not None and staged.parquet.exists() and staged.rejected is None
+    shared.close()
+
+    after = tasks.stage_day(
+        str(shared.folder),
+        "BTCUSDT",
+        str(sample_archive),
+        [(f.dataset.name, f.interval, f.period, str(f.relpath), None) for f in files[5:7]],
+    )
+    assert after == {"symbol": "BTCUSDT", "period": files[5].period, "not_needed": 2}
+    assert not shared.folder.exists()
+
+
+def test_a_dead_loaders_folder_is_swept_by_the_next_spread_ingest(sample_archive, warehouse_path):
+    abandoned = ingest_days.staging_root() / "BTCUSDT-deadbeef"
+    abandoned.mkdir(parents=True)
+    (abandoned / "run.lock").touch()  # no process holds it
+    (abandoned / "x.parquet").write_bytes(b"rows of a dead run")
+
+    tasks.ingest("BTCUSDT", *JAN, source=sample_archive, datasets="metrics", spread=True)
+
+    assert not abandoned.exists()
+    assert not any(ingest_days.staging_root().iterdir())
+    assert REPO.exists()
