@@ -1,6 +1,7 @@
 """liqmap on a team's infrastructure: Django on PostgreSQL, django-q2's queue and the cache on
-Redis, two qcluster processes sharing the queue. The jobs they run leave the warehouse a
-single process leaves (the sample, built in this process on SQLite)."""
+Redis, two qcluster processes sharing the queue, one symbol's ingest spread over both. The jobs
+they run leave the warehouse a single process leaves (the sample, built in this process on
+SQLite)."""
 
 from __future__ import annotations
 
@@ -32,19 +33,26 @@ from harness import run_queued
 import django
 django.setup()
 symbols, source, timeout = sys.argv[1].split(","), sys.argv[2], float(sys.argv[3])
+from django_q.models import Task
 done = {}
+# one symbol spread over both clusters (its job loads, the other cluster's worker stages days)
+_, done["spread"] = run_queued(
+    "heatmaps.tasks.ingest", [(symbols[0], date(2024, 1, 1), date(2024, 1, 10))], timeout,
+    source=source, spread=True,
+)
 _, done["ingest"] = run_queued(
     "heatmaps.tasks.ingest",
-    [(s, date(2024, 1, 1), date(2024, 1, 10)) for s in symbols],
+    [(s, date(2024, 1, 1), date(2024, 1, 10)) for s in symbols[1:]],
     timeout,
     source=source,
 )
 _, done["calculate"] = run_queued("heatmaps.tasks.calculate", [(s,) for s in symbols], timeout)
+done["stage"] = list(Task.objects.filter(func="heatmaps.tasks.stage_day"))
 print(json.dumps({
     stage: [{"success": t.success, "started": t.started.timestamp(),
-             "stopped": t.stopped.timestamp()} for t in tasks]
+             "stopped": t.stopped.timestamp(), "result": t.result} for t in tasks]
     for stage, tasks in done.items()
-}))
+}, default=str))
 """
 
 
@@ -61,6 +69,17 @@ def run_jobs(env: dict) -> dict[str, list[dict]]:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads(done.stdout)
+
+
+def raw_rows(path) -> dict[str, list[tuple]]:
+    with duckdb.connect(str(path), read_only=True) as con:
+        return {
+            table: con.execute(
+                f"SELECT * {'EXCLUDE (loaded_at)' if table == 'ingested_files' else ''} "
+                f"FROM {table} ORDER BY ALL"
+            ).fetchall()
+            for table in (*warehouse.RAW_TABLES, "ingested_files")
+        }
 
 
 def model_rows(path) -> dict[str, list[tuple]]:
@@ -115,15 +134,21 @@ def test_two_clusters_on_redis_with_django_on_postgres_leave_what_one_process_le
             cluster.wait(timeout=60)
 
     assert all(task["success"] for stage in done.values() for task in stage), done
-    # both clusters took a symbol's ingest at once (each symbol has its own warehouse file)
-    first, second = sorted(done["ingest"], key=lambda t: t["started"])
+    # the spread ingest's job loaded while the other cluster's worker staged days of its files
+    (spread,) = done["spread"]
+    staged = sum(task["result"].get("staged", 0) for task in done["stage"])
+    assert 0 < staged == spread["result"]["staged_by_workers"] < spread["result"]["files"], done
+    assert any(spread["started"] < t["started"] < spread["stopped"] for t in done["stage"])
+    # both clusters took a symbol's calculate at once (each symbol has its own warehouse file)
+    first, second = sorted(done["calculate"], key=lambda t: t["started"])
     assert second["started"] < first["stopped"], done
     for symbol in SAMPLE_SYMBOLS:
         with override_settings(DUCKDB_PATH=alone):
-            expected = model_rows(warehouse.path_of(symbol))
+            expected = raw_rows(warehouse.path_of(symbol)) | model_rows(warehouse.path_of(symbol))
         with override_settings(DUCKDB_PATH=tmp_path / "liqmap.duckdb"):
-            got = model_rows(warehouse.path_of(symbol))
+            got = raw_rows(warehouse.path_of(symbol)) | model_rows(warehouse.path_of(symbol))
         for table, rows in expected.items():
-            assert rows and got[table] == rows, (symbol, table)
+            assert got[table] == rows, (symbol, table)
+            assert rows or table in ("trades", "book_depth", "index_price_klines"), table
     snapshot = warehouse.current(tmp_path / "serving")
     assert [symbol for symbol, _ in snapshot.pointers] == list(SAMPLE_SYMBOLS)
