@@ -123,16 +123,19 @@ def csv_bytes(table: pa.Table) -> bytes:
     return out.getvalue()
 
 
-def generate(root: Path, target_bytes: int) -> list[Path]:
-    """Write plain daily CSV files until their total size reaches ``target_bytes``."""
+def generate(
+    root: Path, target_bytes: int, symbol: str = SYMBOL, as_zip: bool = False
+) -> list[Path]:
+    """Write plain daily CSV files until their total size reaches ``target_bytes``
+    (bench/scale.py writes them as the archive's zips, for a symbol of their own)."""
     stream, files, total = TradeStream(), [], 0
     day = FIRST_DAY
     while total < target_bytes:
         data = csv_bytes(stream.day(day, ROWS_PER_DAY))
-        path = relpath("aggTrades", SYMBOL, day.isoformat())
-        path = write_file(root, path, data, as_zip=False)
+        path = relpath("aggTrades", symbol, day.isoformat())
+        path = write_file(root, path, data, as_zip=as_zip)
         files.append(path)
-        total += path.stat().st_size
+        total += len(data)
         day += timedelta(days=1)
     return files
 

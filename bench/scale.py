@@ -4,11 +4,15 @@ What it measures
     Django on PostgreSQL, django-q2's queue and the cache on Redis (throwaway servers on
     loopback, bench/servers.py), the warehouse one DuckDB file per symbol. The same jobs run
     through the queue with one qcluster process, then with two (one worker each), each time
-    into a fresh warehouse: ingest of every symbol of ``--source`` (one task per symbol), then
-    calculate of every symbol (one task per symbol, every model). Throughput: archive bytes
-    ingested per second and 5-minute bars calculated per second (bars × models), and the
-    ratio of two workers to one. Target: close to 2 on this 2-core machine (a symbol's writer
-    never waits for another's).
+    into a fresh warehouse:
+      * ingest: every symbol (one task per symbol);
+      * spread ingest: the first symbol's warehouse removed and ingested again, its days
+        parsed by whichever worker is free (``ingest(spread=True)``: the job loads,
+        ``stage_day`` tasks parse);
+      * calculate: every symbol (one task per symbol, every model).
+    Throughput: archive bytes ingested per second and 5-minute bars calculated per second
+    (bars × models), and the ratio of two workers to one. Target: close to 2 on this 2-core
+    machine (a symbol's writer never waits for another's; a day's parsing waits for nobody).
 
     Then, with the two-worker warehouse served by gunicorn (2 sync workers), 64 clients, each
     with its own token, poll ``trading/signals`` and a 30-day heatmap in a closed loop while a
@@ -17,18 +21,20 @@ What it measures
 
 The input
     ``--source`` (default the bundled sample: 10 days of BTCUSDT and of the ETHUSDT derived
-    from it) in the Binance archive's layout; ``--symbols`` the ones to use.
+    from it) in the Binance archive's layout; ``--market DIR`` instead repacks a whole
+    synthetic market of the development data (e.g. ../shared/data/sim-dev, 91 days) into the
+    archive's zips with its derived ETHUSDT, as data/sample/rebuild.py does for the sample's
+    first days. ``--symbols`` the ones to use (the first is the spread one).
 
 How to run
-    uv run python bench/scale.py [--source DIR] [--symbols BTCUSDT,ETHUSDT] [--clients 64]
-    (needs Debian's postgresql and redis-server packages)
+    uv run python bench/scale.py [--source DIR | --market DIR] [--symbols BTCUSDT,ETHUSDT]
+    [--clients 64]      (needs Debian's postgresql and redis-server packages)
 """
 
 from __future__ import annotations
 
 import argparse
 import http.client
-import os
 import shutil
 import subprocess
 import sys
@@ -52,43 +58,49 @@ from harness import (  # puts the repository on the path
     verdict,
     wait_ready,
 )
+from ingest import generate
 from servers import Postgres, Redis, postgres_binaries
 
 SAMPLE = REPO / "data" / "sample" / "sim-dev"
-FIRST, LAST = date(2024, 1, 1), date(2024, 1, 10)
+FIRST, LAST = date(2000, 1, 1), date(2099, 12, 31)  # whatever the source holds
+BIG = "BIGUSDT"  # the large files' own symbol
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--source", type=Path, default=SAMPLE)
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--source", type=Path, default=SAMPLE)
+    source.add_argument("--market", type=Path, help="a synthetic market's folder to repack")
     parser.add_argument("--symbols", default="BTCUSDT,ETHUSDT")
     parser.add_argument("--clients", type=int, default=64)
+    parser.add_argument(
+        "--big-gb", type=float, default=0.5, help="large aggTrades days for a spread ingest"
+    )
     return parser.parse_args()
 
 
-def clusters(count: int, env: dict, log: Path) -> list[subprocess.Popen]:
+def cluster(workers: int, env: dict, log: Path) -> subprocess.Popen:
+    """One qcluster with ``workers`` workers. Not several one-worker clusters: a django-q2
+    cluster takes up to two queued tasks beyond those its workers run (its queue holds at
+    least one, its pusher one more), so a second cluster on the same queue may wait idle
+    while the first holds work."""
     with open(log, "ab") as out:
-        return [
-            subprocess.Popen(
-                [sys.executable, "manage.py", "qcluster"],
-                cwd=REPO,
-                env={**env, "QCLUSTER_WORKERS": "1"},
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-            for _ in range(count)
-        ]
+        return subprocess.Popen(
+            [sys.executable, "manage.py", "qcluster"],
+            cwd=REPO,
+            env={**env, "QCLUSTER_WORKERS": str(workers)},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
 
 
-def stop(processes: list[subprocess.Popen]) -> None:
-    for process in processes:
-        process.terminate()
-    for process in processes:
-        process.wait(timeout=60)
+def stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    process.wait(timeout=60)
 
 
 def jobs(workers: int, env: dict, work: Path, args) -> dict:
-    """Ingest then calculate every symbol with ``workers`` clusters, into a fresh warehouse."""
+    """Ingest then calculate every symbol with ``workers`` workers, into a fresh warehouse."""
     from django.conf import settings
 
     run = work / f"workers-{workers}"
@@ -97,23 +109,59 @@ def jobs(workers: int, env: dict, work: Path, args) -> dict:
         **env,
         "DUCKDB_PATH": str(settings.DUCKDB_PATH),
         "SERVING_PATH": str(run / "serving"),
-        # the cores shared between the workers, not each taking them all
-        "DUCKDB_THREADS": str(max(1, (os.cpu_count() or 1) // workers)),
     }
     symbols = args.symbols.split(",")
-    running = clusters(workers, env, work / "qcluster.log")
+    running = cluster(workers, env, work / "qcluster.log")
     try:
         ingest, _ = run_queued(
             "heatmaps.tasks.ingest", [(s, FIRST, LAST) for s in symbols], source=str(args.source)
         )
+        drop_warehouse(symbols[0])  # and again, spread (the workers have started by now)
+        spread, spread_share = spread_ingest(symbols[0], args.source)
         calculate, _ = run_queued("heatmaps.tasks.calculate", [(s,) for s in symbols])
+        big, big_share = spread_ingest(BIG, args.big) if args.big else (None, None)
+        drop_warehouse(BIG)
     finally:
         stop(running)
-    size = sum(
-        p.stat().st_size for s in symbols for p in (args.source / "data").rglob(f"{s}-*.zip")
-    )
+    sizes = {
+        s: sum(p.stat().st_size for p in (args.source / "data").rglob(f"{s}-*.zip"))
+        for s in symbols
+    }
     bars = sum(bar_count(s) for s in symbols) * 4  # three members and the ensemble
-    return {"env": env, "ingest": ingest, "calculate": calculate, "bytes": size, "bars": bars}
+    return {
+        "env": env,
+        "ingest": ingest,
+        "bytes": sum(sizes.values()),
+        "spread": spread,
+        "spread_bytes": sizes[symbols[0]],
+        "spread_share": spread_share,
+        "calculate": calculate,
+        "bars": bars,
+        "big": big,
+        "big_share": big_share,
+        "big_bytes": sum(p.stat().st_size for p in args.big.rglob("*.zip")) if args.big else 0,
+    }
+
+
+def spread_ingest(symbol: str, source: Path) -> tuple[float, float]:
+    """Seconds of ``symbol``'s ingest spread over the workers, and the share of its files
+    that they staged."""
+    seconds, (task,) = run_queued(
+        "heatmaps.tasks.ingest", [(symbol, FIRST, LAST)], source=str(source), spread=True
+    )
+    return seconds, task.result["staged_by_workers"] / task.result["files"]
+
+
+def drop_warehouse(symbol: str) -> None:
+    """Remove what an ingest of ``symbol`` left, so that the next one starts afresh."""
+    from django.conf import settings
+
+    from heatmaps import warehouse
+
+    path = warehouse.path_of(symbol)
+    for leftover in path.parent.glob(f"{path.name}*"):
+        leftover.unlink()
+    shutil.rmtree(Path(settings.SERVING_PATH) / symbol, ignore_errors=True)
 
 
 def bar_count(symbol: str) -> int:
@@ -122,6 +170,20 @@ def bar_count(symbol: str) -> int:
     with warehouse.connect(symbol) as con:
         start, end = warehouse.data_range(con, symbol)
         return len(warehouse.load_bars(con, symbol, start, end + 300_000))
+
+
+def repacked(market: Path, root: Path) -> Path:
+    """The market's BTCUSDT CSVs as the archive's zips, with the sample's derived ETHUSDT."""
+    sys.path.insert(0, str(REPO / "data" / "sample"))
+    from rebuild import repack
+
+    started = time.perf_counter()
+    repack(market, root)
+    size = sum(p.stat().st_size for p in root.rglob("*.zip"))
+    print(
+        f"repacked {market} in {time.perf_counter() - started:.0f} s: {size / 1e6:.1f} MB of zips"
+    )
+    return root
 
 
 def clients_under_load(env: dict, work: Path, args) -> dict:
@@ -136,7 +198,7 @@ def clients_under_load(env: dict, work: Path, args) -> dict:
     ]
     port, log = free_port(), work / "gunicorn.log"
     server = start_server(gunicorn_command(port), env, log)
-    running = clusters(1, env, work / "qcluster.log")
+    running = cluster(2, env, work / "qcluster.log")
     results: list[tuple[float, bool]] = []
     done = threading.Event()
     try:
@@ -193,6 +255,14 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory(prefix="liqmap-scale-") as folder:
             work = Path(folder)
+            if args.market:
+                args.source = repacked(args.market, work / "archive")
+            args.big = None
+            if args.big_gb:
+                args.big = work / "big"
+                days = generate(args.big, int(args.big_gb * 1e9), BIG, as_zip=True)
+                size = sum(p.stat().st_size for p in days)
+                print(f"{len(days)} days of {BIG} aggTrades, {size / 1e6:.0f} MB of zips")
             env = setup_django(
                 work,
                 DATABASE_URL=postgres.database("liqmap"),
@@ -204,19 +274,34 @@ def main() -> None:
                 "Django on PostgreSQL, the queue on Redis"
             )
             runs = {workers: jobs(workers, env, work, args) for workers in (1, 2)}
-            print(f"{'qclusters':<10}{'ingest s':>10}{'MB/s':>8}{'calculate s':>13}{'bars/s':>10}")
+            columns = [  # (heading, width, format, figure)
+                ("workers", 7, "d", lambda w, r: w),
+                ("ingest s", 10, ".2f", lambda w, r: r["ingest"]),
+                ("MB/s", 7, ".2f", lambda w, r: r["bytes"] / 1e6 / r["ingest"]),
+                ("spread s", 10, ".2f", lambda w, r: r["spread"]),
+                ("MB/s", 7, ".2f", lambda w, r: r["spread_bytes"] / 1e6 / r["spread"]),
+                ("staged", 8, ".0%", lambda w, r: r["spread_share"]),
+                ("calculate s", 13, ".2f", lambda w, r: r["calculate"]),
+                ("bars/s", 9, ",.0f", lambda w, r: r["bars"] / r["calculate"]),
+            ]
+            if args.big:
+                columns += [
+                    ("big s", 8, ".2f", lambda w, r: r["big"]),
+                    ("MB/s", 7, ".1f", lambda w, r: r["big_bytes"] / 1e6 / r["big"]),
+                    ("staged", 8, ".0%", lambda w, r: r["big_share"]),
+                ]
+            print("".join(f"{name:>{width}}" for name, width, _, _ in columns))
             for workers, run in runs.items():
-                print(
-                    f"{workers:<10}{run['ingest']:>10.2f}{run['bytes'] / 1e6 / run['ingest']:>8.2f}"
-                    f"{run['calculate']:>13.2f}{run['bars'] / run['calculate']:>10,.0f}"
-                )
+                print("".join(f"{get(workers, run):>{w}{f}}" for _, w, f, get in columns))
             one, two = runs[1], runs[2]
-            ingest_ratio, calc_ratio = (
-                one["ingest"] / two["ingest"],
-                one["calculate"] / two["calculate"],
+            compared = ["ingest", "spread", "calculate"] + (["big"] if args.big else [])
+            print(
+                "two workers against one: "
+                + ", ".join(f"{job} ×{one[job] / two[job]:.2f}" for job in compared)
             )
             print(
-                f"two workers against one: ingest ×{ingest_ratio:.2f}, calculate ×{calc_ratio:.2f}"
+                f"(ingest: a task per symbol, {args.symbols}; spread: {args.symbols.split(',')[0]} "
+                f"alone, a stage task per day; big: {BIG}'s large days alone, spread)"
             )
             load = clients_under_load(runs[2]["env"], work, args)
             print(

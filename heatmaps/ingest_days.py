@@ -1,12 +1,14 @@
 """One symbol's ingest shared by several workers, a task per day.
 
-A symbol's warehouse file takes one writer, so the ingest job itself (the loader) copies every
-file in, in the order a plain ingest does: the rows, and the files' ids, are the same. What
-costs (hashing, unzipping, parsing, typing and checking a CSV) any worker can do: the loader
-queues one ``tasks.stage_day`` per day (a month for monthly files), the latest first, and walks
-the files from the earliest, so the workers and the loader meet in between. A file is claimed
-with a lock beside its staged rows: the loader takes the lock (waiting while a worker stages
-that file) and copies the staged rows in, or parses the file itself when nobody did.
+A symbol's warehouse file takes one writer, so the ingest job itself (the loader) loads every
+file, in the order a plain ingest does: the rows, and the files' ids, are the same. What it
+would do one file after another in Python (hashing, checking the CHECKSUM, unzipping) any
+worker can do beforehand: the loader queues one ``tasks.stage_day`` per day (a month for
+monthly files), the latest first, and walks the files from the earliest, so the workers and
+the loader meet in between. DuckDB's parse stays with the loader, which spreads it over the
+cores itself. A file is claimed with a lock beside its staged CSV: the loader takes the lock
+(waiting while a worker stages that file) and loads the staged CSV, or does it all itself
+when nobody did.
 
 Claims are OS file locks, not the conditional row updates of STYLE.md: the kernel frees the
 lock of a worker killed mid-file, so the loader never waits on a dead claim, and the run's own
@@ -32,9 +34,9 @@ from django.conf import settings
 from filelock import FileLock, Timeout
 
 from heatmaps import warehouse
-from heatmaps.binance import archive, download
-from heatmaps.binance.formats import DATASETS, RejectedFile, sniff_header
-from heatmaps.binance.unpack import csv_inside, first_line
+from heatmaps.binance import archive
+from heatmaps.binance.formats import DATASETS, RejectedFile
+from heatmaps.binance.unpack import extract_csv
 
 log = structlog.get_logger("liqmap.ingest")
 
@@ -49,11 +51,12 @@ def staging_root() -> Path:
 
 @dataclass(frozen=True)
 class StagedFile:
-    """What a worker found of one archive file: its sha256, and its rows (``parquet``), or
-    that it is the file already loaded (``unchanged``), or why it is rejected."""
+    """What a worker found of one archive file: its sha256 and the CSV inside it (``csv``,
+    None for a plain CSV file: the file itself), or that it is the file already loaded
+    (``unchanged``), or why it cannot be read (``rejected``)."""
 
     sha256: str
-    parquet: Path | None = None
+    csv: Path | None = None
     unchanged: bool = False
     rejected: RejectedFile | None = None
 
@@ -150,11 +153,9 @@ def _read_staged(folder: Path, key: str) -> StagedFile | None:
     rejected = found.get("rejected")
     return StagedFile(
         sha256=found["sha256"],
-        parquet=folder / f"{key}.parquet" if "rows" in found else None,
+        csv=folder / f"{key}.csv" if found.get("unzipped") else None,
         unchanged=found.get("unchanged", False),
-        rejected=RejectedFile(found["path"], rejected["reason"], rejected["line"])
-        if rejected
-        else None,
+        rejected=RejectedFile(found["path"], rejected, None) if rejected else None,
     )
 
 
@@ -175,56 +176,47 @@ def stage_files(folder: Path, symbol: str, source: Path, files: list) -> dict:
     claimed, while the loader still wants them. Returns counts of what it did."""
     counts: Counter = Counter()
     for name, interval, period, relpath, known in files:
-        if not _loader_alive(folder):
-            counts["not_needed"] += 1  # the ingest finished (or died): nothing to stage for
-            continue
-        key = _key(relpath)
-        try:
-            with FileLock(claim_lock(folder, relpath), timeout=0):
-                if (folder / f"{key}.done").exists() or (folder / f"{key}.json").exists():
-                    counts["not_needed"] += 1
-                    continue
-                item = archive.ArchiveFile(
-                    DATASETS[name], symbol, interval, period, PurePosixPath(relpath)
-                )
-                counts[_stage(folder, key, item, source / relpath, known)] += 1
-        except Timeout:
-            counts["claimed_by_another"] += 1
-        except OSError:
-            if folder.is_dir():
-                raise
-            counts["not_needed"] += 1  # the loader finished while this one worked
+        item = archive.ArchiveFile(DATASETS[name], symbol, interval, period, PurePosixPath(relpath))
+        counts[_claim_and_stage(folder, item, source / relpath, known)] += 1
     return dict(counts)
 
 
-def _stage(folder: Path, key: str, item, path: Path, known) -> str:
+def _claim_and_stage(folder: Path, item: archive.ArchiveFile, path: Path, known) -> str:
+    if not _loader_alive(folder):
+        return "not_needed"  # the ingest finished (or died): nothing to stage for
+    relpath, key = str(item.relpath), _key(str(item.relpath))
+    try:
+        with FileLock(claim_lock(folder, relpath), timeout=0):
+            if (folder / f"{key}.done").exists() or (folder / f"{key}.json").exists():
+                return "not_needed"
+            return _stage(folder, key, item, path, known)
+    except Timeout:
+        return "claimed_by_another"
+    except OSError:
+        if folder.is_dir():
+            raise
+        return "not_needed"  # the loader finished while this one worked
+
+
+def _stage(folder: Path, key: str, item: archive.ArchiveFile, path: Path, known) -> str:
     relpath = str(item.relpath)
     digest = warehouse.sha256_of(path)
     meta: dict = {"sha256": digest, "path": relpath}
     if known is not None and tuple(known) == (path.stat().st_size, digest):
         meta["unchanged"] = True
         outcome = "unchanged"
-    else:
-        parquet = folder / f"{key}.parquet"
+    elif path.suffix.lower() == ".zip":
+        target = folder / f"{key}.csv"
         try:
-            # the checks in the order a plain ingest makes them: the rows, then the CHECKSUM
-            with csv_inside(path, relpath) as csv_path:
-                header = sniff_header(relpath, first_line(csv_path), item.dataset)
-                staged = warehouse.stage_file(
-                    dataset=item.dataset,
-                    csv_path=csv_path,
-                    header=header,
-                    relpath=relpath,
-                    symbol=item.symbol,
-                    target=parquet,
-                )
-            download.verify_checksum(path, relpath, digest)
-            meta["rows"] = staged.rows
-            outcome = "staged"
+            extract_csv(path, relpath, target)
+            meta["unzipped"] = True
+            outcome = "unzipped"
         except RejectedFile as exc:
-            parquet.unlink(missing_ok=True)
-            meta["rejected"] = {"reason": exc.reason, "line": exc.line}
+            target.unlink(missing_ok=True)
+            meta["rejected"] = exc.reason
             outcome = "rejected"
+    else:
+        outcome = "hashed"
     partial = folder / f"{key}.json.partial"
     partial.write_text(json.dumps(meta))
     os.replace(partial, folder / f"{key}.json")  # the json says the staging is whole

@@ -171,9 +171,13 @@ class WeightConfig(models.Model):
             return current
         chosen = settings.MODEL_WEIGHTS or DEFAULT_WEIGHTS
         initial = {name: float(chosen.get(name, 0.0)) for name in cls.MODELS}
-        current, _ = cls.objects.get_or_create(
-            name="initial (MODEL_WEIGHTS)", defaults={**initial, "is_active": True}
-        )
+        name = "initial (MODEL_WEIGHTS)"
+        try:
+            current, _ = cls.objects.get_or_create(
+                name=name, defaults={**initial, "is_active": True}
+            )
+        except ValidationError:  # another worker made it between the two (full_clean says so)
+            current = cls.objects.get(name=name)
         if not current.is_active:
             current.is_active = True
             current.save()

@@ -53,8 +53,8 @@ def ingest(
 
     A file already loaded with the same sha256 is skipped; a changed one replaces its own rows;
     a bad one is rejected whole. Returns counts per dataset and the rejected files. ``spread``:
-    the qcluster's other workers parse the files a day each while this job loads them
-    (``ingest_days``); the rows are the same.
+    the qcluster's other workers hash and unzip the files, a day each, while this job loads
+    them (``ingest_days``); the rows are the same.
     """
     source = Path(source or settings.BINANCE_DATA_PATH)
     selections = archive.parse_selections(datasets, need_interval=False)
@@ -68,7 +68,7 @@ def ingest(
     try:
         with (
             ThreadPoolExecutor(max_workers=1) as hasher,
-            warehouse.connect(symbol) as con,
+            warehouse.connect(symbol, all_cores=spread) as con,
             tqdm(
                 total=sum((source / f.relpath).stat().st_size for f in files),
                 unit="B",
@@ -139,6 +139,7 @@ def _shared(spread: bool, symbol: str, source: Path, files, con):
 def _ingest_file(
     con, item: archive.ArchiveFile, path: Path, hasher, staged: ingest_days.StagedFile | None
 ) -> tuple[str, int, int]:
+    """Load one archive file; ``staged``: what a worker already did of it (hash, unzip)."""
     relpath = str(item.relpath)
     size = path.stat().st_size
     known = warehouse.find_file(con, relpath)
@@ -147,21 +148,8 @@ def _ingest_file(
             raise staged.rejected
         if known is not None and (known.size, known.sha256) == (size, staged.sha256):
             return "skipped", 0, 0
-        if staged.parquet is not None:
-            result = warehouse.load_file(
-                con,
-                dataset=item.dataset,
-                csv_path=path,
-                header=False,
-                relpath=relpath,
-                symbol=item.symbol,
-                interval=item.interval,
-                sha256=lambda: staged.sha256,
-                size=size,
-                staged=staged.parquet,
-            )
-            return ("replaced" if result.replaced else "loaded"), result.rows, result.superseded
-    if known is not None and known.size == size:
+        pending = hasher.submit(lambda: staged.sha256)
+    elif known is not None and known.size == size:
         # maybe unchanged: the hash decides before any work is done
         digest = warehouse.sha256_of(path)
         if digest == known.sha256:
@@ -177,7 +165,8 @@ def _ingest_file(
         return digest
 
     log.debug("ingest_file_started", path=relpath, size=size)
-    with csv_inside(path, relpath) as csv_path:
+    unzipped = staged.csv if staged is not None and staged.csv is not None else None
+    with nullcontext(unzipped) if unzipped else csv_inside(path, relpath) as csv_path:
         header = sniff_header(relpath, first_line(csv_path), item.dataset)
         result = warehouse.load_file(
             con,
@@ -194,8 +183,8 @@ def _ingest_file(
 
 
 def stage_day(folder: str, symbol: str, source: str, files: list) -> dict:
-    """A worker's share of a spread ingest: stage (parse and check) the files of one day
-    that the loader has not reached, for it to copy in. Does nothing once the ingest ended."""
+    """A worker's share of a spread ingest: hash and unzip the files of one day that the
+    loader has not reached yet. Does nothing once the ingest has ended."""
     counts = ingest_days.stage_files(Path(folder), symbol, Path(source), files)
     return {"symbol": symbol, "period": files[0][2] if files else None, **counts}
 

@@ -1,6 +1,7 @@
-"""An ingest spread over workers (a stage task per day; the job itself loads): the rows, the
-ledger and the rejections are those of a plain ingest; a worker that dies while it holds a
-file never stalls the loader; a worker whose ingest has ended does nothing."""
+"""An ingest spread over workers (a stage task per day hashes and unzips; the job itself
+loads): the rows, the ledger and the rejections are those of a plain ingest; a worker that
+dies while it holds a file never stalls the loader; a worker whose ingest has ended does
+nothing."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+import zipfile
 
 import pytest
 from django.core.management import call_command
@@ -23,6 +25,11 @@ from .conftest import REPO
 from .test_ingest import BAD_FILES, JAN
 
 pytestmark = pytest.mark.django_db
+
+
+def csv_bytes(path) -> bytes:
+    with zipfile.ZipFile(path) as archive:
+        return archive.read(archive.namelist()[0])
 
 
 @pytest.fixture
@@ -56,16 +63,16 @@ def test_a_spread_ingest_leaves_the_rows_and_ledger_of_a_plain_one(
 
     assert every_row(warehouse.path_of("BTCUSDT")) == plain_rows
     assert spread["datasets"] == plain["datasets"] and spread["tables"] == plain["tables"]
-    # the workers parsed every file, a task per day (and one for the month's funding file),
-    # latest first
+    # the workers hashed and unzipped every file, a task per day (and one for the month's
+    # funding file), latest first
     assert spread["staged_by_workers"] == spread["files"] == plain["files"]
     stage_tasks = Task.objects.filter(func="heatmaps.tasks.stage_day").order_by("started")
     assert [t.result["period"] for t in stage_tasks] == [
         *(f"2024-01-{day:02d}" for day in range(10, 0, -1)),
         "2024-01",
     ]
-    assert all(t.success and set(t.result) == {"symbol", "period", "staged"} for t in stage_tasks)
-    assert sum(t.result["staged"] for t in stage_tasks) == spread["files"]
+    assert all(t.success and set(t.result) == {"symbol", "period", "unzipped"} for t in stage_tasks)
+    assert sum(t.result["unzipped"] for t in stage_tasks) == spread["files"]
     assert not any(ingest_days.staging_root().iterdir())  # nothing staged is left behind
 
     again = tasks.ingest("BTCUSDT", *JAN, source=sample_archive, spread=True)
@@ -142,10 +149,11 @@ def test_the_loader_waits_for_a_worker_on_a_file_and_goes_on_when_it_dies(
         "symbol": "BTCUSDT",
         "period": files[3].period,
         "claimed_by_another": 1,
-        "staged": 1,
+        "unzipped": 1,
     }
     with shared.claim(str(files[4].relpath)) as staged:
-        assert staged is not None and staged.parquet.exists() and staged.rejected is None
+        assert staged is not None and staged.rejected is None
+        assert staged.csv.read_bytes() == csv_bytes(sample_archive / files[4].relpath)
     shared.close()
 
     after = tasks.stage_day(

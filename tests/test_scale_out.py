@@ -35,7 +35,7 @@ django.setup()
 symbols, source, timeout = sys.argv[1].split(","), sys.argv[2], float(sys.argv[3])
 from django_q.models import Task
 done = {}
-# one symbol spread over both clusters (its job loads, the other cluster's worker stages days)
+# one symbol spread over both clusters (its job loads, the other cluster's worker unzips days)
 _, done["spread"] = run_queued(
     "heatmaps.tasks.ingest", [(symbols[0], date(2024, 1, 1), date(2024, 1, 10))], timeout,
     source=source, spread=True,
@@ -134,9 +134,9 @@ def test_two_clusters_on_redis_with_django_on_postgres_leave_what_one_process_le
             cluster.wait(timeout=60)
 
     assert all(task["success"] for stage in done.values() for task in stage), done
-    # the spread ingest's job loaded while the other cluster's worker staged days of its files
+    # the spread ingest's job loaded while the other cluster's worker unzipped days of its files
     (spread,) = done["spread"]
-    staged = sum(task["result"].get("staged", 0) for task in done["stage"])
+    staged = sum(task["result"].get("unzipped", 0) for task in done["stage"])
     assert 0 < staged == spread["result"]["staged_by_workers"] < spread["result"]["files"], done
     assert any(spread["started"] < t["started"] < spread["stopped"] for t in done["stage"])
     # both clusters took a symbol's calculate at once (each symbol has its own warehouse file)

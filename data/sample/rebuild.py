@@ -66,23 +66,32 @@ def scaled(data: bytes, dataset: str) -> bytes:
     return out.getvalue().encode()
 
 
-def main() -> None:
-    sim = SHARED / "sim-dev"
-    archive_root = OUT / "sim-dev"
-    if archive_root.exists():
-        shutil.rmtree(archive_root)
-    for path in sorted((sim / "data").rglob("*.csv")):
-        rel = path.relative_to(sim)
-        if "monthly" in rel.parts:
-            keep = path.stem.endswith("2024-01")
-        else:
-            keep = any(path.stem.endswith(day) for day in DAYS)
-        if keep:
+def repack(sim: Path, archive_root: Path, keep=lambda path: True) -> None:
+    """Write the BTCUSDT CSVs of the market ``sim`` that ``keep`` keeps as the archive's zips
+    under ``archive_root``, each with the derived symbol's twin (bench/scale.py repacks a
+    whole market this way)."""
+    for path in sorted((sim / "data").rglob("BTCUSDT-*.csv")):
+        if keep(path):
+            rel = path.relative_to(sim)
             data = path.read_bytes()
             write_file(archive_root, rel.with_suffix(".zip"), data)
             derived = Path(str(rel).replace("BTCUSDT", DERIVED)).with_suffix(".zip")
             # data/futures/um/<daily|monthly>/<dataset>/<SYMBOL>/...
             write_file(archive_root, derived, scaled(data, rel.parts[4]))
+
+
+def _first_days(path: Path) -> bool:
+    if "monthly" in path.parts:
+        return path.stem.endswith("2024-01")
+    return any(path.stem.endswith(day) for day in DAYS)
+
+
+def main() -> None:
+    sim = SHARED / "sim-dev"
+    archive_root = OUT / "sim-dev"
+    if archive_root.exists():
+        shutil.rmtree(archive_root)
+    repack(sim, archive_root, _first_days)
     real = SHARED / "binance/futures/um/nonvision/klines/BTCUSDT/1h/BTCUSDT_1h_Cleaned.csv"
     (OUT / "real").mkdir(exist_ok=True)
     shutil.copyfile(real, OUT / "real" / real.name)

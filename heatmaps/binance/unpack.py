@@ -22,20 +22,24 @@ def csv_inside(path: Path, label: str) -> Iterator[Path]:
         yield path
         return
     with tempfile.TemporaryDirectory(prefix="liqmap-unzip-") as tmp:
-        try:
-            with zipfile.ZipFile(path) as archive:
-                members = [m for m in archive.infolist() if not m.is_dir()]
-                if len(members) != 1 or not members[0].filename.lower().endswith(".csv"):
-                    names = ", ".join(m.filename for m in members) or "nothing"
-                    raise RejectedFile(label, f"a zip must hold exactly one CSV; it holds {names}")
-                target = Path(tmp) / "data.csv"
-                with archive.open(members[0]) as src, open(target, "wb") as dst:
-                    shutil.copyfileobj(src, dst, 4 << 20)
-        except (zipfile.BadZipFile, EOFError, zipfile.LargeZipFile) as exc:
-            raise RejectedFile(
-                label, f"not a readable zip (truncated or corrupt?): {exc}"
-            ) from None
+        target = Path(tmp) / "data.csv"
+        extract_csv(path, label, target)
         yield target
+
+
+def extract_csv(path: Path, label: str, target: Path) -> None:
+    """Write the one CSV inside the zip ``path`` to ``target``; RejectedFile if it holds
+    anything else or cannot be read (``target`` may then hold part of it)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = [m for m in archive.infolist() if not m.is_dir()]
+            if len(members) != 1 or not members[0].filename.lower().endswith(".csv"):
+                names = ", ".join(m.filename for m in members) or "nothing"
+                raise RejectedFile(label, f"a zip must hold exactly one CSV; it holds {names}")
+            with archive.open(members[0]) as src, open(target, "wb") as dst:
+                shutil.copyfileobj(src, dst, 4 << 20)
+    except (zipfile.BadZipFile, EOFError, zipfile.LargeZipFile) as exc:
+        raise RejectedFile(label, f"not a readable zip (truncated or corrupt?): {exc}") from None
 
 
 def first_line(path: Path) -> str:

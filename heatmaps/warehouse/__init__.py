@@ -2,9 +2,8 @@
 
 One module per concern: ``schema`` (tables and migrations), ``connection`` (the writer
 lock, WarehouseError), ``transactions`` (the one transaction), ``loading`` (archive files into
-raw tables), ``staging`` (an archive file parsed and checked by any worker, for the symbol's
-writer to copy in), ``live`` (REST and stream rows between the archive's files), ``model_io``
-(what the jobs read and write), ``publishing`` (the snapshots the web reads), ``serving`` (their
+raw tables), ``live`` (REST and stream rows between the archive's files), ``model_io`` (what
+the jobs read and write), ``publishing`` (the snapshots the web reads), ``serving`` (their
 readers), ``queries`` (what the API and the jobs ask), ``point_in_time`` (what the API reads
 to answer as of a past time). Every public function takes and returns
 times as epoch ms UTC. Callers write ``warehouse.load_market(...)``: the names are here.
@@ -68,7 +67,6 @@ from .serving import (
     snapshot_connection,
     snapshot_id,
 )
-from .staging import Staged, stage_file
 from .transactions import transaction
 
 __all__ = [
@@ -79,7 +77,6 @@ __all__ = [
     "SERVED_TABLES",
     "FileRecord",
     "LoadResult",
-    "Staged",
     "WarehouseBusy",
     "WarehouseError",
     "WarehouseUnavailable",
@@ -131,7 +128,6 @@ __all__ = [
     "source_counts",
     "supersede",
     "table_counts",
-    "stage_file",
     "transaction",
     "writer_lock",
 ]

@@ -71,9 +71,12 @@ def stored_symbols() -> list[str]:
 
 
 @contextlib.contextmanager
-def connect(symbol: str, *, path: Path | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+def connect(
+    symbol: str, *, path: Path | None = None, all_cores: bool = False
+) -> Iterator[duckdb.DuckDBPyConnection]:
     """Open ``symbol``'s warehouse (or the file at ``path``) to write: hold its writer lock,
-    bring its schema up to date.
+    bring its schema up to date. ``all_cores``: ignore DUCKDB_THREADS (a spread ingest's
+    loader, whose helpers run one thread each and are soon done).
 
     Raises WarehouseError when the folder or file cannot be created, opened or written (and
     WarehouseBusy when another writer holds the lock too long).
@@ -91,7 +94,7 @@ def connect(symbol: str, *, path: Path | None = None) -> Iterator[duckdb.DuckDBP
                 # Rows are always read back with ORDER BY: letting DuckDB insert in any order
                 # makes loading a file about 8 % faster (measured in bench/ingest.py).
                 con.execute("SET preserve_insertion_order = false")
-                if settings.DUCKDB_THREADS:  # writers side by side share the cores
+                if settings.DUCKDB_THREADS and not all_cores:  # writers side by side share
                     con.execute(f"SET threads = {int(settings.DUCKDB_THREADS)}")
                 schema.migrate(con)
                 yield con

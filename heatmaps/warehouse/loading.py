@@ -146,7 +146,6 @@ def load_file(
     interval: str | None,
     sha256: Callable[[], str],
     size: int,
-    staged: Path | None = None,
 ) -> LoadResult:
     """Load one CSV into its table in one transaction, replacing the rows an older version of
     the same archive file left, and the REST or stream rows of its time span. Raises
@@ -155,15 +154,11 @@ def load_file(
 
     ``sha256`` is called once the rows are in, so the caller can hash the file meanwhile; it
     may raise RejectedFile too (a CHECKSUM mismatch), which rolls everything back.
-    ``staged``: the file's rows as ``stage_file`` left them (parsed and checked by another
-    worker), read instead of the CSV.
     """
     table = dataset.table
     targets, exprs = _select_sql(dataset)
-    if staged is not None:
-        exprs, source = [f'"{name}"' for name in targets], "read_parquet($csv)"
-    else:
-        source = _read_csv_sql(dataset, header)
+    columns = ", ".join(f"'{name}': '{_CSV_TYPES[kind]}'" for name, kind in dataset.columns)
+    not_null = ", ".join(f"'{name}'" for name, kind in dataset.columns if kind != "skip")
     extra_cols, extra_vals = ["file_id"], ["$file_id"]
     if "symbol" not in dataset.column_names:
         extra_cols.append("symbol")
@@ -178,7 +173,7 @@ def load_file(
             con.execute(f"DELETE FROM {table} WHERE file_id = ?", [old.id])
             con.execute("DELETE FROM ingested_files WHERE id = ?", [old.id])
         file_id = con.execute("SELECT nextval('file_ids')").fetchone()[0]
-        params = {"file_id": file_id, "csv": str(staged or csv_path)}
+        params = {"file_id": file_id, "csv": str(csv_path)}
         if "symbol" not in dataset.column_names:
             params["symbol"] = symbol
         if dataset.has_interval:
@@ -186,7 +181,10 @@ def load_file(
         try:
             con.execute(
                 f"""INSERT INTO {table} ({", ".join(extra_cols + targets)})
-                SELECT {", ".join(extra_vals + exprs)} FROM {source}""",
+                SELECT {", ".join(extra_vals + exprs)}
+                FROM read_csv($csv, header = {str(header).lower()}, auto_detect = false,
+                              delim = ',', quote = '"', strict_mode = true,
+                              columns = {{{columns}}}, force_not_null = [{not_null}])""",
                 params,
             )
         except (duckdb.ConversionException, duckdb.InvalidInputException) as exc:
@@ -195,11 +193,9 @@ def load_file(
             f"SELECT count(*), min({time_col}), max({time_col}) FROM {table} WHERE file_id = ?",
             [file_id],
         ).fetchone()
-        if staged is None:  # a staged file was checked when it was staged
-            if rows == 0:
-                raise RejectedFile(relpath, "the file has no data rows")
-            file_rows = f"(SELECT * FROM {table} WHERE file_id = {int(file_id)})"
-            _check_rows(con, dataset, relpath, symbol, file_rows)
+        if rows == 0:
+            raise RejectedFile(relpath, "the file has no data rows")
+        _check_rows(con, dataset, relpath, file_id, symbol)
         clash = con.execute(
             """SELECT path, min_time, max_time FROM ingested_files
                WHERE dataset = ? AND symbol = ? AND interval IS NOT DISTINCT FROM ?
@@ -237,27 +233,19 @@ def _time_target(dataset: Dataset) -> str:
     return renames.get(dataset.time_column, dataset.time_column)
 
 
-def _read_csv_sql(dataset: Dataset, header: bool) -> str:
-    """The typed, strict ``read_csv`` of one of ``dataset``'s files (named by ``$csv``)."""
-    columns = ", ".join(f"'{name}': '{_CSV_TYPES[kind]}'" for name, kind in dataset.columns)
-    not_null = ", ".join(f"'{name}'" for name, kind in dataset.columns if kind != "skip")
-    return f"""read_csv($csv, header = {str(header).lower()}, auto_detect = false,
-                        delim = ',', quote = '"', strict_mode = true,
-                        columns = {{{columns}}}, force_not_null = [{not_null}])"""
-
-
-def _check_rows(con, dataset: Dataset, relpath: str, symbol: str, rows_sql: str) -> None:
-    """Reject the file when a row of ``rows_sql`` (a table or a subquery) breaks a check."""
+def _check_rows(con, dataset: Dataset, relpath: str, file_id: int, symbol: str) -> None:
     checks = list(_CHECKS.get(dataset.table, [])) + _validate_side(dataset)
     if "symbol" in dataset.column_names:
         # Some files repeat the symbol in a column: it must be the one in the file's name.
         checks.append(("symbol = $symbol", f"a symbol other than {symbol}"))
     time_col = _time_target(dataset)
     for condition, reason in checks:
-        params = {"symbol": symbol} if "$symbol" in condition else {}
+        params = {"file_id": file_id}
+        if "$symbol" in condition:
+            params["symbol"] = symbol
         bad = con.execute(
-            f"SELECT count(*), min({time_col}) FROM {rows_sql} "
-            f"WHERE NOT coalesce({condition}, false)",
+            f"SELECT count(*), min({time_col}) FROM {dataset.table} "
+            f"WHERE file_id = $file_id AND NOT coalesce({condition}, false)",
             params,
         ).fetchone()
         if bad[0]:

@@ -25,8 +25,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--spread",
             action="store_true",
-            help="the qcluster's workers parse the files, a task per day, while this command "
-            "loads them (same rows; with no qcluster running, this command does it all)",
+            help="the qcluster's workers hash and unzip the files, a task per day, while this "
+            "command loads them (same rows; with no qcluster running, this command does it all)",
         )
 
     def handle(self, *args, **options):
@@ -68,5 +68,5 @@ class Command(BaseCommand):
             where = f"{bad['path']}, line {bad['line']}" if bad["line"] else bad["path"]
             self.stderr.write(f"REJECTED {where}: {bad['reason']}")
         staged = summary["staged_by_workers"]
-        by_workers = f", {staged} parsed by the qcluster's workers" if staged else ""
+        by_workers = f", {staged} unzipped by the qcluster's workers" if staged else ""
         out.write(f"\n{summary['files']} file(s) in {summary['seconds']:.1f} s{by_workers}")
