@@ -20,6 +20,7 @@ sharing an ingest share that folder and the archive's (one machine, or a shared 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import shutil
@@ -34,7 +35,7 @@ from django.conf import settings
 from filelock import FileLock, Timeout
 
 from heatmaps import warehouse
-from heatmaps.binance import archive
+from heatmaps.binance import archive, download
 from heatmaps.binance.formats import DATASETS, RejectedFile
 from heatmaps.binance.unpack import extract_csv
 
@@ -49,16 +50,39 @@ def staging_root() -> Path:
     return Path(settings.DUCKDB_PATH).parent / "staging"
 
 
+def downloader() -> download.Downloader:
+    """The archive's downloader, into BINANCE_DATA_PATH."""
+    return download.Downloader(
+        base_url=settings.BINANCE_BASE_URL,
+        root=Path(settings.BINANCE_DATA_PATH),
+        retries=settings.FETCH_RETRIES,
+        backoff_seconds=settings.FETCH_BACKOFF_SECONDS,
+    )
+
+
+def fetch_one(fetcher: download.Downloader, item: archive.ArchiveFile) -> str:
+    """Download ``item``: "downloaded", "present", "missing" (not published) or
+    "failed:<reason>" (after the retries)."""
+    try:
+        return fetcher.fetch(item)
+    except download.NotPublished:
+        return "missing"
+    except Exception as exc:  # one bad file must not stop the others; each is reported
+        log.warning("fetch_failed", path=str(item.relpath), reason=str(exc))
+        return f"failed:{exc}"
+
+
 @dataclass(frozen=True)
 class StagedFile:
     """What a worker found of one archive file: its sha256 and the CSV inside it (``csv``,
     None for a plain CSV file: the file itself), or that it is the file already loaded
-    (``unchanged``), or why it cannot be read (``rejected``)."""
+    (``unchanged``), or why it cannot be read (``rejected``); and how its download went."""
 
-    sha256: str
+    sha256: str | None
     csv: Path | None = None
     unchanged: bool = False
     rejected: RejectedFile | None = None
+    fetched: str | None = None  # a download's outcome, as fetch_one says it
 
 
 def _key(relpath: str) -> str:
@@ -86,16 +110,29 @@ class SharedIngest:
         self.by_workers = 0
         _sweep_abandoned(self.folder)
 
-    def queue(self, files: list[archive.ArchiveFile], known: dict[str, tuple[int, str]]) -> int:
+    def queue(
+        self,
+        files: list[archive.ArchiveFile],
+        known: dict[str, tuple[int, str]],
+        to_fetch: set[str] = frozenset(),
+    ) -> int:
         """Queue a stage task per period (day or month) of ``files``, latest first; ``known``:
-        relpath → (size, sha256) of the files already loaded. Returns the count queued."""
+        relpath → (size, sha256) of the files already loaded; ``to_fetch``: the relpaths to
+        download first. Returns the count queued."""
         from django_q.tasks import async_task  # noqa: PLC0415 (django-q2 needs the app registry)
 
         days: dict[str, list] = {}
         for item in files:
             relpath = str(item.relpath)
             days.setdefault(item.period, []).append(
-                (item.dataset.name, item.interval, item.period, relpath, known.get(relpath))
+                (
+                    item.dataset.name,
+                    item.interval,
+                    item.period,
+                    relpath,
+                    known.get(relpath),
+                    relpath in to_fetch,
+                )
             )
         for period in sorted(days, reverse=True):
             async_task(
@@ -152,7 +189,8 @@ def _read_staged(folder: Path, key: str) -> StagedFile | None:
     found = json.loads(meta.read_text())
     rejected = found.get("rejected")
     return StagedFile(
-        sha256=found["sha256"],
+        sha256=found.get("sha256"),
+        fetched=found.get("fetched"),
         csv=folder / f"{key}.csv" if found.get("unzipped") else None,
         unchanged=found.get("unchanged", False),
         rejected=RejectedFile(found["path"], rejected, None) if rejected else None,
@@ -175,21 +213,26 @@ def stage_files(folder: Path, symbol: str, source: Path, files: list) -> dict:
     """The worker's side (``tasks.stage_day``): stage every file of ``files`` that nobody has
     claimed, while the loader still wants them. Returns counts of what it did."""
     counts: Counter = Counter()
-    for name, interval, period, relpath, known in files:
+    fetcher = downloader()
+    for name, interval, period, relpath, known, fetch in files:
         item = archive.ArchiveFile(DATASETS[name], symbol, interval, period, PurePosixPath(relpath))
-        counts[_claim_and_stage(folder, item, source / relpath, known)] += 1
+        stage = functools.partial(_stage, item=item, path=source / relpath, known=known)
+        if fetch:
+            stage = functools.partial(_fetch_and_stage, fetcher=fetcher, stage=stage)
+        counts[_claim_and(stage, folder, relpath)] += 1
     return dict(counts)
 
 
-def _claim_and_stage(folder: Path, item: archive.ArchiveFile, path: Path, known) -> str:
+def _claim_and(stage, folder: Path, relpath: str) -> str:
+    """Run ``stage(folder, key)`` under ``relpath``'s claim, unless nobody needs it."""
     if not _loader_alive(folder):
         return "not_needed"  # the ingest finished (or died): nothing to stage for
-    relpath, key = str(item.relpath), _key(str(item.relpath))
+    key = _key(relpath)
     try:
         with FileLock(claim_lock(folder, relpath), timeout=0):
             if (folder / f"{key}.done").exists() or (folder / f"{key}.json").exists():
                 return "not_needed"
-            return _stage(folder, key, item, path, known)
+            return stage(folder, key)
     except Timeout:
         return "claimed_by_another"
     except OSError:
@@ -198,10 +241,20 @@ def _claim_and_stage(folder: Path, item: archive.ArchiveFile, path: Path, known)
         return "not_needed"  # the loader finished while this one worked
 
 
-def _stage(folder: Path, key: str, item: archive.ArchiveFile, path: Path, known) -> str:
+def _fetch_and_stage(folder: Path, key: str, *, fetcher, stage) -> str:
+    got = fetch_one(fetcher, stage.keywords["item"])
+    if got in ("downloaded", "present"):
+        return stage(folder, key, fetched=got)
+    _write_meta(folder, key, {"fetched": got})
+    return got.partition(":")[0]
+
+
+def _stage(
+    folder: Path, key: str, *, item: archive.ArchiveFile, path: Path, known, fetched=None
+) -> str:
     relpath = str(item.relpath)
     digest = warehouse.sha256_of(path)
-    meta: dict = {"sha256": digest, "path": relpath}
+    meta: dict = {"sha256": digest, "path": relpath, "fetched": fetched}
     if known is not None and tuple(known) == (path.stat().st_size, digest):
         meta["unchanged"] = True
         outcome = "unchanged"
@@ -217,7 +270,11 @@ def _stage(folder: Path, key: str, item: archive.ArchiveFile, path: Path, known)
             outcome = "rejected"
     else:
         outcome = "hashed"
+    _write_meta(folder, key, meta)
+    return outcome
+
+
+def _write_meta(folder: Path, key: str, meta: dict) -> None:
     partial = folder / f"{key}.json.partial"
     partial.write_text(json.dumps(meta))
     os.replace(partial, folder / f"{key}.json")  # the json says the staging is whole
-    return outcome

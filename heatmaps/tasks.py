@@ -48,13 +48,15 @@ def ingest(
     datasets: str | None = None,
     progress: bool = False,
     spread: bool = False,
+    fetch: list[archive.ArchiveFile] | None = None,
 ) -> dict:
     """Load every archive file of ``symbol`` between ``start`` and ``end`` found under ``source``.
 
     A file already loaded with the same sha256 is skipped; a changed one replaces its own rows;
     a bad one is rejected whole. Returns counts per dataset and the rejected files. ``spread``:
     the qcluster's other workers hash and unzip the files, a day each, while this job loads
-    them (``ingest_days``); the rows are the same.
+    them (``ingest_days``); the rows are the same. ``fetch``: files to download into
+    ``source`` first, each by whoever loads or stages it (``fetch_and_ingest``).
     """
     source = Path(source or settings.BINANCE_DATA_PATH)
     selections = archive.parse_selections(datasets, need_interval=False)
@@ -63,6 +65,12 @@ def ingest(
     )
     started = time.monotonic()
     files = archive.find_local_files(source, symbol, start, end, selections)
+    to_fetch = {str(f.relpath) for f in fetch or []}
+    if fetch:
+        files = archive.with_expected(files, fetch)
+    downloader = ingest_days.downloader()
+    fetched: Counter = Counter()
+    fetch_failures: dict[str, list] = {"missing": [], "failed": []}
     outcome: dict[str, Counter] = defaultdict(Counter)
     rejected: list[dict] = []
     try:
@@ -70,18 +78,30 @@ def ingest(
             ThreadPoolExecutor(max_workers=1) as hasher,
             warehouse.connect(symbol, all_cores=spread) as con,
             tqdm(
-                total=sum((source / f.relpath).stat().st_size for f in files),
-                unit="B",
-                unit_scale=True,
+                total=len(files),
+                unit="file",
                 desc=f"ingest {symbol}",
                 disable=not progress,
             ) as bar,
-            _shared(spread, symbol, source, files, con) as shared,
+            _shared(spread, symbol, source, files, con, to_fetch) as shared,
         ):
             for item in files:
-                path = source / item.relpath
+                path, relpath = source / item.relpath, str(item.relpath)
                 try:
-                    with shared.claim(str(item.relpath)) if shared else nullcontext() as staged:
+                    with shared.claim(relpath) if shared else nullcontext() as staged:
+                        if relpath in to_fetch:
+                            got = staged.fetched if staged else None
+                            got = got or ingest_days.fetch_one(downloader, item)
+                            fetched[got.split(":")[0]] += 1
+                            if got != "downloaded" and got != "present":
+                                kind, _, reason = got.partition(":")
+                                fetch_failures[kind].append(
+                                    relpath
+                                    if kind == "missing"
+                                    else {"path": relpath, "reason": reason}
+                                )
+                                bar.update()
+                                continue
                         state, rows, superseded = _ingest_file(con, item, path, hasher, staged)
                 except RejectedFile as exc:
                     state, rows, superseded = "rejected", 0, 0
@@ -93,7 +113,7 @@ def ingest(
                 outcome[item.dataset.name]["rows"] += rows
                 if superseded:  # REST or stream rows the archive's file replaced
                     outcome[item.dataset.name]["superseded"] += superseded
-                bar.update(path.stat().st_size)
+                bar.update()
             tables = warehouse.table_counts(con, symbol)
             if any(c["loaded"] or c["replaced"] for c in outcome.values()):
                 warehouse.publish(con, symbol)
@@ -106,6 +126,11 @@ def ingest(
         "datasets": {name: dict(counts) for name, counts in sorted(outcome.items())},
         "rejected": rejected,
         "tables": tables,
+        **(
+            {"fetch": {k: fetched[k] for k in ("downloaded", "present")} | fetch_failures}
+            if fetch
+            else {}
+        ),
         "seconds": round(time.monotonic() - started, 3),
     }
     totals = sum(outcome.values(), Counter())
@@ -122,7 +147,7 @@ def ingest(
 
 
 @contextmanager
-def _shared(spread: bool, symbol: str, source: Path, files, con):
+def _shared(spread: bool, symbol: str, source: Path, files, con, to_fetch: set[str]):
     """The workers' share of a spread ingest (None when not spread)."""
     if not spread or not files:
         yield None
@@ -130,7 +155,7 @@ def _shared(spread: bool, symbol: str, source: Path, files, con):
     shared = ingest_days.SharedIngest(symbol, source)
     try:
         known = warehouse.known_files(con, [str(f.relpath) for f in files])
-        shared.queue(files, known)
+        shared.queue(files, known, to_fetch)
         yield shared
     finally:
         shared.close()
@@ -193,6 +218,14 @@ def stage_day(folder: str, symbol: str, source: str, files: list) -> dict:
 DEFAULT_FETCH_DATASETS = "metrics,fundingRate,klines:5m,markPriceKlines:1m,liquidationSnapshot"
 
 
+def files_to_fetch(
+    symbol: str, start: date, end: date, datasets: str | None = None
+) -> list[archive.ArchiveFile]:
+    """The archive files ``fetch`` downloads (default: DEFAULT_FETCH_DATASETS)."""
+    selections = archive.parse_selections(datasets or DEFAULT_FETCH_DATASETS, need_interval=True)
+    return [f for s in selections for f in archive.expected_files(s, symbol, start, end)]
+
+
 def fetch(
     symbol: str,
     start: date,
@@ -206,14 +239,8 @@ def fetch(
     Files already present and matching their CHECKSUM are not downloaded again; days the
     server does not have (404) are reported as missing without failing the rest.
     """
-    selections = archive.parse_selections(datasets or DEFAULT_FETCH_DATASETS, need_interval=True)
-    items = [f for s in selections for f in archive.expected_files(s, symbol, start, end)]
-    downloader = download.Downloader(
-        base_url=settings.BINANCE_BASE_URL,
-        root=Path(settings.BINANCE_DATA_PATH),
-        retries=settings.FETCH_RETRIES,
-        backoff_seconds=settings.FETCH_BACKOFF_SECONDS,
-    )
+    items = files_to_fetch(symbol, start, end, datasets)
+    downloader = ingest_days.downloader()
     counts: Counter = Counter()
     missing, failed = [], []
     started = time.monotonic()
@@ -639,12 +666,17 @@ class JobFailed(Exception):
     this message, in the admin's "Failed tasks"."""
 
 
-def fetch_and_ingest(symbol: str, start: date | None = None, end: date | None = None) -> dict:
+def fetch_and_ingest(
+    symbol: str, start: date | None = None, end: date | None = None, spread: bool = False
+) -> dict:
     """Download and load the recent days (default: the last RECENT_DAYS full days). Fails when
     a download failed (after loading what did arrive): a day the archive has not published yet
-    is "missing", not a failure."""
+    is "missing", not a failure. ``spread``: the qcluster's workers download, hash and unzip
+    the days while this job loads them (a backfill of many days)."""
     end = end or date.today() - timedelta(days=1)
     start = start or end - timedelta(days=RECENT_DAYS - 1)
+    if spread:
+        return _fetch_and_ingest_spread(symbol, start, end)
     fetched = fetch(symbol, start, end)
     failed = fetched["failed"]
     if failed and len(failed) == fetched["files"]:
@@ -658,6 +690,26 @@ def fetch_and_ingest(symbol: str, start: date | None = None, end: date | None = 
     return {
         "fetch": fetched,
         "ingest": {k: loaded[k] for k in ("files", "datasets", "rejected", "seconds")},
+    }
+
+
+def _fetch_and_ingest_spread(symbol: str, start: date, end: date) -> dict:
+    items = files_to_fetch(symbol, start, end)
+    loaded = ingest(symbol, start, end, spread=True, fetch=items)
+    fetched = loaded.pop("fetch")
+    failed = fetched["failed"]
+    if failed and len(failed) == len(items):
+        raise JobFailed(f"every download failed ({len(failed)}): {_first_failure(failed)}")
+    if failed:
+        raise JobFailed(
+            f"{len(failed)} of {len(items)} downloads failed, the rest were loaded: "
+            f"{_first_failure(failed)}"
+        )
+    return {
+        "fetch": {"files": len(items), **fetched},
+        "ingest": {
+            k: loaded[k] for k in ("files", "staged_by_workers", "datasets", "rejected", "seconds")
+        },
     }
 
 

@@ -5,11 +5,14 @@ nothing."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import threading
 import time
 import zipfile
+from collections import Counter
+from datetime import date
 
 import pytest
 from django.core.management import call_command
@@ -22,7 +25,9 @@ from heatmaps.binance import archive
 from heatmaps.models import IngestRun
 
 from .conftest import REPO
-from .test_ingest import BAD_FILES, JAN
+from .test_ingest import BAD_FILES, JAN, METRICS_DIR
+
+DAY2_METRICS = f"{METRICS_DIR}/BTCUSDT-metrics-2024-01-02.zip"
 
 pytestmark = pytest.mark.django_db
 
@@ -140,7 +145,10 @@ def test_the_loader_waits_for_a_worker_on_a_file_and_goes_on_when_it_dies(
             str(shared.folder),
             "BTCUSDT",
             str(sample_archive),
-            [(f.dataset.name, f.interval, f.period, str(f.relpath), None) for f in files[3:5]],
+            [
+                (f.dataset.name, f.interval, f.period, str(f.relpath), None, False)
+                for f in files[3:5]
+            ],
         )
     holder.wait()
 
@@ -160,7 +168,7 @@ def test_the_loader_waits_for_a_worker_on_a_file_and_goes_on_when_it_dies(
         str(shared.folder),
         "BTCUSDT",
         str(sample_archive),
-        [(f.dataset.name, f.interval, f.period, str(f.relpath), None) for f in files[5:7]],
+        [(f.dataset.name, f.interval, f.period, str(f.relpath), None, False) for f in files[5:7]],
     )
     assert after == {"symbol": "BTCUSDT", "period": files[5].period, "not_needed": 2}
     assert not shared.folder.exists()
@@ -177,3 +185,91 @@ def test_a_dead_loaders_folder_is_swept_by_the_next_spread_ingest(sample_archive
     assert not abandoned.exists()
     assert not any(ingest_days.staging_root().iterdir())
     assert REPO.exists()
+
+
+def test_a_spread_fetch_and_ingest_downloads_on_the_workers_what_a_plain_one_downloads(
+    archive_server, settings, tmp_path, warehouse_path, sample_archive, workers_at_once
+):
+    served, settings.BINANCE_BASE_URL = archive_server
+    shutil.copytree(sample_archive / "data", served / "data")
+    (served / DAY2_METRICS).unlink()  # not published (yet): "missing", not a failure
+    days = (date(2024, 1, 1), date(2024, 1, 3))
+    settings.BINANCE_DATA_PATH = tmp_path / "plain-mirror"
+    plain = tasks.fetch_and_ingest("BTCUSDT", *days)
+    plain_rows = every_row(warehouse.path_of("BTCUSDT"))
+    warehouse.path_of("BTCUSDT").rename(warehouse_path.parent / "plain.duckdb")
+    settings.BINANCE_DATA_PATH = tmp_path / "spread-mirror"
+
+    spread = tasks.fetch_and_ingest("BTCUSDT", *days, spread=True)
+
+    assert every_row(warehouse.path_of("BTCUSDT")) == plain_rows
+    for key in ("files", "downloaded", "present", "missing", "failed"):
+        assert spread["fetch"][key] == plain["fetch"][key], key
+    assert spread["fetch"]["missing"] == [DAY2_METRICS]
+    assert spread["ingest"]["datasets"] == plain["ingest"]["datasets"]
+    # every download was a worker's (one task per day, and one for the month)
+    outcomes = Counter()
+    for task in Task.objects.filter(func="heatmaps.tasks.stage_day"):
+        outcomes.update({k: v for k, v in task.result.items() if k not in ("symbol", "period")})
+    assert outcomes == {"unzipped": plain["fetch"]["downloaded"], "missing": 1}
+    mirrored = sorted(
+        p.relative_to(tmp_path / "spread-mirror")
+        for p in (tmp_path / "spread-mirror").rglob("*.zip")
+    )
+    assert mirrored == sorted(
+        p.relative_to(tmp_path / "plain-mirror") for p in (tmp_path / "plain-mirror").rglob("*.zip")
+    )
+
+    again = tasks.fetch_and_ingest("BTCUSDT", *days, spread=True)
+
+    assert (
+        again["fetch"]["downloaded"] == 0
+        and again["fetch"]["present"] == plain["fetch"]["downloaded"]
+    )
+    assert all(set(c) == {"skipped", "rows"} for c in again["ingest"]["datasets"].values())
+
+
+def test_a_spread_fetch_and_ingest_fails_on_a_bad_download_as_a_plain_one_does(
+    archive_server, settings, tmp_path, warehouse_path, sample_archive, workers_at_once
+):
+    served, settings.BINANCE_BASE_URL = archive_server
+    shutil.copytree(sample_archive / "data", served / "data")
+    (served / DAY2_METRICS).write_bytes(b"not the file its CHECKSUM names")
+    settings.FETCH_RETRIES = 0
+    days = (date(2024, 1, 1), date(2024, 1, 3))
+    failures = {}
+    for spread in (False, True):
+        settings.BINANCE_DATA_PATH = tmp_path / f"mirror-{spread}"
+        settings.DUCKDB_PATH = tmp_path / f"warehouse-{spread}" / "liquidations.duckdb"
+        with pytest.raises(tasks.JobFailed) as failed:
+            tasks.fetch_and_ingest("BTCUSDT", *days, spread=spread)
+        failures[spread] = str(failed.value).replace(str(tmp_path / f"mirror-{spread}"), "")
+
+    assert failures[True] == failures[False]
+    assert failures[True].startswith(
+        f"1 of 13 downloads failed, the rest were loaded: {DAY2_METRICS}"
+    )
+    for spread in (False, True):
+        settings.DUCKDB_PATH = tmp_path / f"warehouse-{spread}" / "liquidations.duckdb"
+        rows = every_row(warehouse.path_of("BTCUSDT"))
+        assert len(rows["metrics"]) == 2 * 288, spread
+
+
+def test_the_ingest_command_downloads_and_spreads_a_backfill(
+    archive_server, settings, tmp_path, warehouse_path, sample_archive, workers_at_once, capsys
+):
+    served, settings.BINANCE_BASE_URL = archive_server
+    shutil.copytree(sample_archive / "data", served / "data")
+    settings.BINANCE_DATA_PATH = tmp_path / "mirror"
+    period = ("--start", "2024-01-01", "--end", "2024-01-02")
+
+    call_command("ingest", "--fetch", "--spread", *period, "--datasets", "metrics,klines:5m")
+
+    out = capsys.readouterr().out
+    assert "downloads: 4 downloaded, 0 already present, 0 not on the server, 0 failed" in out
+    assert "4 file(s) in" in out and "4 unzipped by the qcluster's workers" in out
+    with warehouse.connect("BTCUSDT") as con:
+        assert warehouse.table_counts(con)["metrics"] == 2 * 288
+
+    with pytest.raises(CommandError, match="leave out --source"):
+        call_command("ingest", "--fetch", "--source", str(sample_archive), *period)

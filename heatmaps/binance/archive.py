@@ -154,3 +154,11 @@ def find_local_files(
                 if key not in found or suffix == ".zip":
                     found[key] = item
     return sorted(found.values(), key=lambda f: (f.dataset.name, f.interval or "", f.period))
+
+
+def with_expected(found: list[ArchiveFile], expected: list[ArchiveFile]) -> list[ArchiveFile]:
+    """``found`` (local files) and the ``expected`` ones not among them (to be downloaded), in
+    ``find_local_files``' order: what it will find once they are."""
+    have = {f.relpath.with_suffix("") for f in found}
+    missing = [f for f in expected if f.relpath.with_suffix("") not in have]
+    return sorted([*found, *missing], key=lambda f: (f.dataset.name, f.interval or "", f.period))

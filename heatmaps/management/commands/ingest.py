@@ -23,6 +23,12 @@ class Command(BaseCommand):
             "--datasets", help="comma-separated, e.g. metrics,klines:5m (default: all found)"
         )
         parser.add_argument(
+            "--fetch",
+            action="store_true",
+            help="download the period's files first (fetch_binance's datasets, with CHECKSUM "
+            "checks) into BINANCE_DATA_PATH",
+        )
+        parser.add_argument(
             "--spread",
             action="store_true",
             help="the qcluster's workers hash and unzip the files, a task per day, while this "
@@ -34,7 +40,12 @@ class Command(BaseCommand):
         source = options["source"]
         if source is not None and not source.is_dir():
             raise CommandError(f"--source {source} is not a folder")
+        if source is not None and options["fetch"]:
+            raise CommandError("--fetch downloads into BINANCE_DATA_PATH: leave out --source")
         with one_line_failures():
+            fetch = options["fetch"] and tasks.files_to_fetch(
+                options["symbol"], options["start"], options["end"], options["datasets"]
+            )
             summary = tasks.ingest(
                 options["symbol"],
                 options["start"],
@@ -43,12 +54,25 @@ class Command(BaseCommand):
                 datasets=options["datasets"],
                 progress=options["verbosity"] > 0,
                 spread=options["spread"],
+                fetch=fetch or None,
             )
+        if "fetch" in summary:
+            self._print_fetch(summary["fetch"])
         self._print(summary)
         if summary["rejected"]:
             raise CommandError(f"{len(summary['rejected'])} file(s) rejected (see above)")
+        if summary.get("fetch", {}).get("failed"):
+            raise CommandError(f"{len(summary['fetch']['failed'])} download(s) failed (see above)")
         if summary["files"] == 0:
             raise CommandError("no archive files found for that symbol, period and datasets")
+
+    def _print_fetch(self, fetched: dict) -> None:
+        self.stdout.write(
+            f"downloads: {fetched['downloaded']} downloaded, {fetched['present']} already "
+            f"present, {len(fetched['missing'])} not on the server, {len(fetched['failed'])} failed"
+        )
+        for bad in fetched["failed"]:
+            self.stderr.write(f"FAILED {bad['path']}: {bad['reason']}")
 
     def _print(self, summary: dict) -> None:
         out = self.stdout
