@@ -6,13 +6,21 @@ What it measures
     through the queue with one qcluster process, then with two (one worker each), each time
     into a fresh warehouse:
       * ingest: every symbol (one task per symbol);
-      * spread ingest: the first symbol's warehouse removed and ingested again, its days
-        parsed by whichever worker is free (``ingest(spread=True)``: the job loads,
-        ``stage_day`` tasks parse);
-      * calculate: every symbol (one task per symbol, every model).
+      * spread: the first symbol's warehouse removed and ingested again, spread
+        (``ingest(spread=True)``: the job loads, ``stage_day`` tasks hash and unzip a day each);
+      * backfill: the same again, downloaded from a slow archive on loopback (``--latency-ms``
+        before each answer, ``--mb-per-s`` per connection, as a CDN far away) by
+        ``fetch_and_ingest(spread=True)``: the workers download, hash and unzip the days;
+      * calculate: every symbol (one task per symbol, every model);
+      * big: ``--big-gb`` of large zipped aggTrades days (bench/ingest.py's generator, ~66 MB
+        of CSV a day) of a symbol of their own, ingested spread.
     Throughput: archive bytes ingested per second and 5-minute bars calculated per second
-    (bars × models), and the ratio of two workers to one. Target: close to 2 on this 2-core
-    machine (a symbol's writer never waits for another's; a day's parsing waits for nobody).
+    (bars × models), the share of files the other workers staged, and the ratio of two
+    workers to one. Target: close to 2 on this 2-core machine for the jobs of two symbols and
+    for the backfill (a symbol's writer never waits for another's; downloads wait for the
+    network, not for each other). A spread ingest of local files has little to gain on 2
+    cores: DuckDB already spreads a file's parse over both, and the workers take only the
+    unzipping and hashing off the job.
 
     Then, with the two-worker warehouse served by gunicorn (2 sync workers), 64 clients, each
     with its own token, poll ``trading/signals`` and a 30-day heatmap in a closed loop while a
@@ -28,7 +36,8 @@ The input
 
 How to run
     uv run python bench/scale.py [--source DIR | --market DIR] [--symbols BTCUSDT,ETHUSDT]
-    [--clients 64]      (needs Debian's postgresql and redis-server packages)
+    [--clients 64] [--latency-ms 50] [--mb-per-s 10] [--big-gb 0.5]
+    (needs Debian's postgresql and redis-server packages)
 """
 
 from __future__ import annotations
@@ -59,7 +68,7 @@ from harness import (  # puts the repository on the path
     wait_ready,
 )
 from ingest import generate
-from servers import Postgres, Redis, postgres_binaries
+from servers import Postgres, Redis, SlowArchive, postgres_binaries
 
 SAMPLE = REPO / "data" / "sample" / "sim-dev"
 FIRST, LAST = date(2000, 1, 1), date(2099, 12, 31)  # whatever the source holds
@@ -73,6 +82,12 @@ def parse_args() -> argparse.Namespace:
     source.add_argument("--market", type=Path, help="a synthetic market's folder to repack")
     parser.add_argument("--symbols", default="BTCUSDT,ETHUSDT")
     parser.add_argument("--clients", type=int, default=64)
+    parser.add_argument(
+        "--latency-ms", type=float, default=50, help="the slow archive's wait before answering"
+    )
+    parser.add_argument(
+        "--mb-per-s", type=float, default=10, help="the slow archive's speed per connection"
+    )
     parser.add_argument(
         "--big-gb", type=float, default=0.5, help="large aggTrades days for a spread ingest"
     )
@@ -109,6 +124,7 @@ def jobs(workers: int, env: dict, work: Path, args) -> dict:
         **env,
         "DUCKDB_PATH": str(settings.DUCKDB_PATH),
         "SERVING_PATH": str(run / "serving"),
+        "BINANCE_DATA_PATH": str(run / "mirror"),
     }
     symbols = args.symbols.split(",")
     running = cluster(workers, env, work / "qcluster.log")
@@ -118,6 +134,8 @@ def jobs(workers: int, env: dict, work: Path, args) -> dict:
         )
         drop_warehouse(symbols[0])  # and again, spread (the workers have started by now)
         spread, spread_share = spread_ingest(symbols[0], args.source)
+        drop_warehouse(symbols[0])  # and again, downloaded from the slow archive, spread
+        backfill, backfill_share = spread_backfill(symbols[0], args.source)
         calculate, _ = run_queued("heatmaps.tasks.calculate", [(s,) for s in symbols])
         big, big_share = spread_ingest(BIG, args.big) if args.big else (None, None)
         drop_warehouse(BIG)
@@ -137,6 +155,8 @@ def jobs(workers: int, env: dict, work: Path, args) -> dict:
         "spread_share": spread_share,
         "calculate": calculate,
         "bars": bars,
+        "backfill": backfill,
+        "backfill_share": backfill_share,
         "big": big,
         "big_share": big_share,
         "big_bytes": sum(p.stat().st_size for p in args.big.rglob("*.zip")) if args.big else 0,
@@ -150,6 +170,22 @@ def spread_ingest(symbol: str, source: Path) -> tuple[float, float]:
         "heatmaps.tasks.ingest", [(symbol, FIRST, LAST)], source=str(source), spread=True
     )
     return seconds, task.result["staged_by_workers"] / task.result["files"]
+
+
+def spread_backfill(symbol: str, source: Path) -> tuple[float, float]:
+    """Seconds of ``fetch_and_ingest(spread=True)`` of ``symbol``'s days in ``source`` from
+    the slow archive, and the share of its files the workers downloaded."""
+    from heatmaps.binance import archive
+
+    found = archive.find_local_files(
+        source, symbol, FIRST, LAST, archive.parse_selections("metrics", need_interval=False)
+    )
+    first, last = found[0].first_day, found[-1].last_day
+    seconds, (task,) = run_queued(
+        "heatmaps.tasks.fetch_and_ingest", [(symbol, first, last)], spread=True
+    )
+    ingested = task.result["ingest"]
+    return seconds, ingested["staged_by_workers"] / ingested["files"]
 
 
 def drop_warehouse(symbol: str) -> None:
@@ -263,11 +299,18 @@ def main() -> None:
                 days = generate(args.big, int(args.big_gb * 1e9), BIG, as_zip=True)
                 size = sum(p.stat().st_size for p in days)
                 print(f"{len(days)} days of {BIG} aggTrades, {size / 1e6:.0f} MB of zips")
+            slow = SlowArchive(args.source, args.latency_ms / 1000, args.mb_per_s * 1e6)
+            print(
+                f"slow archive: {args.latency_ms:g} ms before each answer, "
+                f"{args.mb_per_s:g} MB/s per connection"
+            )
             env = setup_django(
                 work,
                 DATABASE_URL=postgres.database("liqmap"),
                 REDIS_URL=f"{redis.url}/0",
                 CACHE_URL=f"{redis.url}/1",
+                BINANCE_BASE_URL=slow.url,
+                FETCH_BACKOFF_SECONDS="0.1",
             )
             print(
                 f"source {args.source}, symbols {args.symbols}; "
@@ -281,6 +324,8 @@ def main() -> None:
                 ("spread s", 10, ".2f", lambda w, r: r["spread"]),
                 ("MB/s", 7, ".2f", lambda w, r: r["spread_bytes"] / 1e6 / r["spread"]),
                 ("staged", 8, ".0%", lambda w, r: r["spread_share"]),
+                ("backfill s", 12, ".2f", lambda w, r: r["backfill"]),
+                ("staged", 8, ".0%", lambda w, r: r["backfill_share"]),
                 ("calculate s", 13, ".2f", lambda w, r: r["calculate"]),
                 ("bars/s", 9, ",.0f", lambda w, r: r["bars"] / r["calculate"]),
             ]
@@ -294,14 +339,15 @@ def main() -> None:
             for workers, run in runs.items():
                 print("".join(f"{get(workers, run):>{w}{f}}" for _, w, f, get in columns))
             one, two = runs[1], runs[2]
-            compared = ["ingest", "spread", "calculate"] + (["big"] if args.big else [])
+            compared = ["ingest", "spread", "backfill", "calculate"] + (["big"] if args.big else [])
             print(
                 "two workers against one: "
                 + ", ".join(f"{job} ×{one[job] / two[job]:.2f}" for job in compared)
             )
             print(
                 f"(ingest: a task per symbol, {args.symbols}; spread: {args.symbols.split(',')[0]} "
-                f"alone, a stage task per day; big: {BIG}'s large days alone, spread)"
+                "alone, a stage task per day; backfill: the same downloaded from the slow "
+                f"archive, spread; big: {BIG}'s large days alone, spread)"
             )
             load = clients_under_load(runs[2]["env"], work, args)
             print(

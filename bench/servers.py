@@ -117,3 +117,36 @@ class Redis:
     def close(self) -> None:
         self.process.terminate()
         self.process.wait(timeout=10)
+
+
+class SlowArchive:
+    """The archive's files served on loopback as over a network: every answer starts after
+    ``latency`` seconds and flows at ``bandwidth`` bytes per second per connection (several
+    connections each get that much, as from a CDN)."""
+
+    def __init__(self, root: Path, latency: float, bandwidth: float):
+        import functools
+        import http.server
+        import threading
+
+        class Handler(http.server.SimpleHTTPRequestHandler):
+            def copyfile(self, source, outputfile):
+                while chunk := source.read(64 << 10):
+                    time.sleep(len(chunk) / bandwidth)
+                    outputfile.write(chunk)
+
+            def send_head(self):
+                time.sleep(latency)
+                return super().send_head()
+
+            def log_message(self, *args):
+                pass
+
+        handler = functools.partial(Handler, directory=str(root))
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -32,6 +32,7 @@ from pathlib import Path, PurePosixPath
 
 import structlog
 from django.conf import settings
+from django_q.tasks import async_task
 from filelock import FileLock, Timeout
 
 from heatmaps import warehouse
@@ -40,10 +41,6 @@ from heatmaps.binance.formats import DATASETS, RejectedFile
 from heatmaps.binance.unpack import extract_csv
 
 log = structlog.get_logger("liqmap.ingest")
-
-# How long the loader waits for a worker staging a file before parsing it itself: far above a
-# day of aggTrades (a worker that died has already let go of its lock).
-CLAIM_TIMEOUT_SECONDS = 900
 
 
 def staging_root() -> Path:
@@ -70,6 +67,33 @@ def fetch_one(fetcher: download.Downloader, item: archive.ArchiveFile) -> str:
     except Exception as exc:  # one bad file must not stop the others; each is reported
         log.warning("fetch_failed", path=str(item.relpath), reason=str(exc))
         return f"failed:{exc}"
+
+
+class Downloads:
+    """What the downloads of an ingest came to: ``fetch``'s summary, file by file."""
+
+    def __init__(self):
+        self.counts: Counter = Counter()
+        self.missing: list[str] = []
+        self.failed: list[dict] = []
+
+    def arrived(self, relpath: str, outcome: str) -> bool:
+        """Count ``fetch_one``'s ``outcome``; whether the file is there to load."""
+        kind, _, reason = outcome.partition(":")
+        self.counts[kind] += 1
+        if kind == "missing":
+            self.missing.append(relpath)
+        elif kind == "failed":
+            self.failed.append({"path": relpath, "reason": reason})
+        return kind in ("downloaded", "present")
+
+    def summary(self) -> dict:
+        return {
+            "downloaded": self.counts["downloaded"],
+            "present": self.counts["present"],
+            "missing": self.missing,
+            "failed": self.failed,
+        }
 
 
 @dataclass(frozen=True)
@@ -119,8 +143,6 @@ class SharedIngest:
         """Queue a stage task per period (day or month) of ``files``, latest first; ``known``:
         relpath → (size, sha256) of the files already loaded; ``to_fetch``: the relpaths to
         download first. Returns the count queued."""
-        from django_q.tasks import async_task  # noqa: PLC0415 (django-q2 needs the app registry)
-
         days: dict[str, list] = {}
         for item in files:
             relpath = str(item.relpath)
@@ -151,11 +173,14 @@ class SharedIngest:
         """Hold ``relpath``'s claim while the loader loads it: yields what a worker staged, or
         None (nobody did: the loader parses the file itself)."""
         key = _key(relpath)
-        lock = FileLock(claim_lock(self.folder, relpath), timeout=CLAIM_TIMEOUT_SECONDS)
+        # django-q2 kills a task running longer than its timeout, which frees the lock: waiting
+        # longer would wait on a worker that is stuck, not slow
+        waited = settings.Q_CLUSTER["timeout"]
+        lock = FileLock(claim_lock(self.folder, relpath), timeout=waited)
         try:
             lock.acquire()
-        except Timeout:  # a live worker stuck on it: do it here, ignore what it leaves
-            log.warning("stage_claim_timeout", path=relpath, seconds=CLAIM_TIMEOUT_SECONDS)
+        except Timeout:  # do it here, and ignore what the stuck worker leaves
+            log.warning("stage_claim_timeout", path=relpath, seconds=waited)
             yield None
             return
         try:
@@ -163,8 +188,8 @@ class SharedIngest:
             if staged is not None:
                 self.by_workers += 1
             yield staged
-            (self.folder / f"{key}.done").touch()
         finally:
+            (self.folder / f"{key}.done").touch()  # loaded or rejected: no worker's business
             lock.release()
 
     def close(self) -> None:

@@ -68,9 +68,7 @@ def ingest(
     to_fetch = {str(f.relpath) for f in fetch or []}
     if fetch:
         files = archive.with_expected(files, fetch)
-    downloader = ingest_days.downloader()
-    fetched: Counter = Counter()
-    fetch_failures: dict[str, list] = {"missing": [], "failed": []}
+    downloader, downloads = ingest_days.downloader(), ingest_days.Downloads()
     outcome: dict[str, Counter] = defaultdict(Counter)
     rejected: list[dict] = []
     try:
@@ -90,16 +88,9 @@ def ingest(
                 try:
                     with shared.claim(relpath) if shared else nullcontext() as staged:
                         if relpath in to_fetch:
-                            got = staged.fetched if staged else None
+                            got = staged and staged.fetched  # a worker downloaded it, or not
                             got = got or ingest_days.fetch_one(downloader, item)
-                            fetched[got.split(":")[0]] += 1
-                            if got != "downloaded" and got != "present":
-                                kind, _, reason = got.partition(":")
-                                fetch_failures[kind].append(
-                                    relpath
-                                    if kind == "missing"
-                                    else {"path": relpath, "reason": reason}
-                                )
+                            if not downloads.arrived(relpath, got):
                                 bar.update()
                                 continue
                         state, rows, superseded = _ingest_file(con, item, path, hasher, staged)
@@ -126,11 +117,7 @@ def ingest(
         "datasets": {name: dict(counts) for name, counts in sorted(outcome.items())},
         "rejected": rejected,
         "tables": tables,
-        **(
-            {"fetch": {k: fetched[k] for k in ("downloaded", "present")} | fetch_failures}
-            if fetch
-            else {}
-        ),
+        **({"fetch": downloads.summary()} if fetch else {}),
         "seconds": round(time.monotonic() - started, 3),
     }
     totals = sum(outcome.values(), Counter())
