@@ -30,6 +30,14 @@ CASES = [
     ("/api/v1/liquidations/levels", {"leverage": "4"}, "leverage", "not a valid"),
     ("/api/v1/liquidations/levels", {"model": "nope"}, "model", "not a valid"),
     ("/api/v1/liquidations/history", {"limit": "0"}, "limit", "greater than"),
+    # oversized: refused by the parameters, before any read
+    ("/api/v1/liquidations/history", {"limit": str(10**9)}, "limit", "less than or equal"),
+    (
+        "/api/v1/liquidations/heatmap",
+        {"start": "2015-01-01T00:00:00Z", "end": "2025-01-01T00:00:00Z", "price_step": "1"},
+        "price_step",
+        "multiple",
+    ),
     (
         "/api/v1/liquidations/history",
         {"start": "2024-01-09T00:00:00Z", "end": "2024-01-01T00:00:00Z"},
