@@ -340,7 +340,7 @@ REDIS_URL = env.str("REDIS_URL", default="")
 Q_CLUSTER = {
     "name": "liqmap",
     **({"redis": REDIS_URL} if REDIS_URL else {"orm": "default"}),
-    # DuckDB takes one writer: the jobs that write the warehouse wait for its lock in turn.
+    # each symbol's DuckDB file takes one writer: its jobs take turns, other symbols' run alongside
     "workers": QCLUSTER_WORKERS,
     "timeout": 3600,
     "retry": 3700,

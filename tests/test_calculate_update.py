@@ -12,6 +12,7 @@ import pytest
 from django.core.management import call_command
 
 from heatmaps import tasks, warehouse
+from heatmaps.models import MarginBrackets
 from heatmaps.warehouse import checkpoints
 from live import follow
 from models_engine.registry import ENSEMBLE, MODEL_NAMES
@@ -91,7 +92,7 @@ def test_updates_each_minute_leave_what_a_full_calculate_leaves(market, tmp_path
     first = tasks.calculate("BTCUSDT")
     assert first["window"][1] == "2024-01-09T10:05:00"
     with warehouse.connect("BTCUSDT") as con:
-        checkpoint, _ = checkpoints.load("BTCUSDT", con, tasks.MarginBrackets.history("BTCUSDT"))
+        checkpoint, _ = checkpoints.load("BTCUSDT", con, MarginBrackets.history("BTCUSDT"))
     assert checkpoint.end == DAY_9 and checkpoint.as_of == DAY_9 + 10 * HOUR_MS + 5 * MINUTE_MS
 
     follow_to(fake, client, DAY_9 + 17 * HOUR_MS + 33 * MINUTE_MS)
