@@ -1,5 +1,5 @@
 """An ingest killed by SIGKILL mid-file leaves no trace of that file; a rerun completes it and
-marks the dead run as interrupted."""
+marks the dead run as interrupted. A spread one's rerun also clears what the dead one staged."""
 
 from __future__ import annotations
 
@@ -53,7 +53,8 @@ def manage(env: dict, *args: str, **kwargs) -> subprocess.Popen:
 
 
 @pytest.mark.slow
-def test_a_killed_ingest_leaves_nothing_partial_and_a_rerun_completes(tmp_path):
+@pytest.mark.parametrize("spread", [(), ("--spread",)], ids=["alone", "spread"])
+def test_a_killed_ingest_leaves_nothing_partial_and_a_rerun_completes(tmp_path, spread):
     source = tmp_path / "archive"
     rows = 2_000_000
     write_file(
@@ -75,6 +76,7 @@ def test_a_killed_ingest_leaves_nothing_partial_and_a_rerun_completes(tmp_path):
         "--end",
         "2024-01-01",
         "-v0",
+        *spread,  # no qcluster runs: its stage tasks wait in the queue, the command does it all
     )
 
     proc = manage(env, *args)
@@ -87,6 +89,8 @@ def test_a_killed_ingest_leaves_nothing_partial_and_a_rerun_completes(tmp_path):
     proc.wait(timeout=30)
 
     assert killed_while_running and proc.returncode == -signal.SIGKILL
+    staging = tmp_path / "staging"
+    assert bool(spread) == (staging.exists() and any(staging.iterdir()))  # a dead run's folder
     with warehouse.connect("BTCUSDT", path=tmp_path / "wh-BTCUSDT.duckdb") as con:
         assert warehouse.table_counts(con)["agg_trades"] == 0
         assert con.execute("SELECT count(*) FROM ingested_files").fetchone()[0] == 0
@@ -103,3 +107,4 @@ def test_a_killed_ingest_leaves_nothing_partial_and_a_rerun_completes(tmp_path):
         runs = db.execute("SELECT status, error FROM heatmaps_ingestrun ORDER BY id").fetchall()
     assert [status for status, _ in runs] == ["interrupted", "ok"]
     assert "ended without finishing" in runs[0][1]
+    assert not (staging.exists() and any(staging.iterdir()))  # swept by the rerun
