@@ -2,7 +2,7 @@
 
 A symbol's warehouse file takes one writer, so the ingest job itself (the loader) loads every
 file, in the order a plain ingest does: the rows, and the files' ids, are the same. What it
-would do one file after another in Python (hashing, checking the CHECKSUM, unzipping) any
+would do one file after another in Python (downloading when asked, hashing, unzipping) any
 worker can do beforehand: the loader queues one ``tasks.stage_day`` per day (a month for
 monthly files), the latest first, and walks the files from the earliest, so the workers and
 the loader meet in between. DuckDB's parse stays with the loader, which spreads it over the
@@ -193,7 +193,8 @@ class SharedIngest:
             lock.release()
 
     def close(self) -> None:
-        """Stop the workers' remaining stage tasks (they find no run) and drop the staged rows."""
+        """Stop the workers' remaining stage tasks (they find no run) and drop what they
+        staged."""
         shutil.rmtree(self.folder, ignore_errors=True)
         self._alive.release()
 
