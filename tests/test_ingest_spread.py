@@ -20,9 +20,10 @@ from django.core.management.base import CommandError
 from django_q.conf import Conf
 from django_q.models import Task
 
-from heatmaps import ingest_days, tasks, warehouse
+from heatmaps import tasks, warehouse
 from heatmaps.binance import archive
 from heatmaps.models import IngestRun
+from heatmaps.tasks import ingest_days
 
 from .conftest import REPO
 from .test_ingest import BAD_FILES, JAN, METRICS_DIR

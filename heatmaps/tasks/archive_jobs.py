@@ -15,11 +15,13 @@ import structlog
 from django.conf import settings
 from tqdm import tqdm
 
-from heatmaps import ingest_days, warehouse
+from heatmaps import warehouse
 from heatmaps.binance import archive, download
 from heatmaps.binance.formats import RejectedFile, sniff_header
 from heatmaps.binance.unpack import csv_inside, first_line
 from heatmaps.models import IngestRun
+
+from . import ingest_days
 
 log = structlog.get_logger("liqmap.ingest")
 
@@ -212,35 +214,22 @@ def fetch(
     server does not have (404) are reported as missing without failing the rest.
     """
     items = files_to_fetch(symbol, start, end, datasets)
-    downloader = ingest_days.downloader()
-    counts: Counter = Counter()
-    missing, failed = [], []
+    downloader, downloads = ingest_days.downloader(), ingest_days.Downloads()
     started = time.monotonic()
     for item in tqdm(items, unit="file", desc=f"fetch {symbol}", disable=not progress):
-        try:
-            counts[downloader.fetch(item)] += 1
-        except download.NotPublished:
-            counts["missing"] += 1
-            missing.append(str(item.relpath))
-        except Exception as exc:  # one bad file must not stop the others; each is reported
-            counts["failed"] += 1
-            failed.append({"path": str(item.relpath), "reason": str(exc)})
-            log.warning("fetch_failed", path=str(item.relpath), reason=str(exc))
+        downloads.arrived(str(item.relpath), ingest_days.fetch_one(downloader, item))
     summary = {
         "files": len(items),
-        "downloaded": counts["downloaded"],
-        "present": counts["present"],
-        "missing": missing,
-        "failed": failed,
+        **downloads.summary(),
         "seconds": round(time.monotonic() - started, 3),
     }
     log.info(
         "fetch_finished",
         symbol=symbol,
         files=len(items),
-        downloaded=counts["downloaded"],
-        missing=len(missing),
-        failed=len(failed),
+        downloaded=summary["downloaded"],
+        missing=len(summary["missing"]),
+        failed=len(summary["failed"]),
         duration_seconds=summary["seconds"],
     )
     return summary

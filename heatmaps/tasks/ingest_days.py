@@ -98,13 +98,12 @@ class Downloads:
 
 @dataclass(frozen=True)
 class StagedFile:
-    """What a worker found of one archive file: its sha256 and the CSV inside it (``csv``,
-    None for a plain CSV file: the file itself), or that it is the file already loaded
-    (``unchanged``), or why it cannot be read (``rejected``); and how its download went."""
+    """What a worker found of one archive file: its sha256 (the loader compares it with the
+    ledger), the CSV inside it (``csv``; None for a plain CSV, or a file already loaded), or
+    why it cannot be read (``rejected``); and how its download went."""
 
     sha256: str | None
     csv: Path | None = None
-    unchanged: bool = False
     rejected: RejectedFile | None = None
     fetched: str | None = None  # a download's outcome, as fetch_one says it
 
@@ -218,7 +217,6 @@ def _read_staged(folder: Path, key: str) -> StagedFile | None:
         sha256=found.get("sha256"),
         fetched=found.get("fetched"),
         csv=folder / f"{key}.csv" if found.get("unzipped") else None,
-        unchanged=found.get("unchanged", False),
         rejected=RejectedFile(found["path"], rejected, None) if rejected else None,
     )
 
@@ -282,8 +280,7 @@ def _stage(
     digest = warehouse.sha256_of(path)
     meta: dict = {"sha256": digest, "path": relpath, "fetched": fetched}
     if known is not None and tuple(known) == (path.stat().st_size, digest):
-        meta["unchanged"] = True
-        outcome = "unchanged"
+        outcome = "unchanged"  # not unzipped: the loader will skip it
     elif path.suffix.lower() == ".zip":
         target = folder / f"{key}.csv"
         try:
